@@ -1,0 +1,162 @@
+"""The assessment: what the domain decided, and why (fhir-contract.md, "The assessment").
+
+`Assessment.to_json()` is the contract's JSON, shared by the command line, the card extension and
+the SMART app. Keys beyond the contract's example are additions the contract allows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from service.domain.inputs import HIGH_RISK_MARKERS, RelapseInputs
+
+SCHEMES: tuple[str, ...] = ("bfm", "allr3", "cog", "intreall", "inpog")
+SCHEME_TITLES: dict[str, str] = {
+    "bfm": "BFM (ALL-REZ BFM strategic groups)",
+    "allr3": "ALLR3",
+    "cog": "COG (AALL1331)",
+    "intreall": "IntReALL 2010",
+    "inpog": "InPOG-ALL-R1",
+}
+INDETERMINATE = "indeterminate"
+NOT_APPLICABLE = "not_applicable"
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    bfm: str  # very_early / early / late / indeterminate
+    cog: str  # early / late / indeterminate
+    call0603: str  # early / late / indeterminate
+
+
+@dataclass(frozen=True, slots=True)
+class SchemeResult:
+    group: str  # a group name of risk-schemes.md §3, INDETERMINATE or NOT_APPLICABLE
+    rule: str  # e.g. "BFM-B"
+    missing: tuple[str, ...] = ()  # input names that would decide an indeterminate group
+    reason: str = ""  # one sentence a clinician can check against the table
+    notes: tuple[str, ...] = ()  # e.g. the ALLR3 secondary-table difference
+
+
+@dataclass(frozen=True, slots=True)
+class Pathway:
+    scheme: str
+    plan: str  # chemotherapy / mrd_directed / chemotherapy_then_hsct / relapsed_refractory /
+    #            indeterminate
+    additions: tuple[str, ...]
+    rules: tuple[str, ...]
+    reason: str = ""
+    decided_by: tuple[str, ...] = ()  # inputs whose result would decide the plan
+    evidence: tuple[str, ...] = ()  # EV-* ids
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What would change the answer: `condition` on `input` would give `effect`."""
+
+    input: str
+    condition: str
+    effect: str
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    as_of: date
+    inputs: RelapseInputs
+    status: str  # "relapsed" / "no_relapse" / "no_all"
+    timing: Timing
+    site_pattern: str
+    age_at_diagnosis: int | None
+    schemes: dict[str, SchemeResult]  # keyed and ordered as SCHEMES
+    pathway: Pathway
+    changes: tuple[Change, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        i = self.inputs
+        mrd = (
+            None
+            if i.mrd is None
+            else {
+                "value": i.mrd.value,
+                "comparator": i.mrd.comparator.value,
+                "date": _iso(i.mrd.date),
+            }
+        )
+        genetics: dict[str, Any] = {
+            "status": "evaluated" if i.genetics.evaluated else "not_tested",
+            "high_risk": list(i.genetics.present(HIGH_RISK_MARKERS)),
+            "present": list(i.genetics.present()),
+        }
+        if i.genetics.evaluated:
+            genetics["not_covered"] = [m for m in HIGH_RISK_MARKERS if m not in i.genetics.explicit]
+        return {
+            "patient": i.patient,
+            "as_of": self.as_of.isoformat(),
+            "status": self.status,
+            "inputs": {
+                "lineage": i.lineage.value if i.lineage else None,
+                "diagnosis_date": _iso(i.diagnosis_date),
+                "relapse_date": _iso(i.relapse_date),
+                "end_of_therapy": _iso(i.end_of_therapy),
+                "on_therapy": i.on_therapy,
+                "sites": None if i.sites is None else sorted(s.value for s in i.sites),
+                "marrow_blasts": i.marrow_blasts,
+                "mrd": mrd,
+                "genetics": genetics,
+                "birth_date": _iso(i.birth_date),
+                "sex": i.sex,
+                "age_at_diagnosis": self.age_at_diagnosis,
+                "relapse_count": i.relapse_count,
+                "relapse_dates": [d.isoformat() for d in i.relapse_dates],
+                "prior_hsct": i.prior_hsct,
+                "hsct_dates": [d.isoformat() for d in i.hsct_dates],
+                "refractory": i.refractory,
+                "mrd_series": [
+                    {
+                        "value": m.value,
+                        "comparator": m.comparator.value,
+                        "date": _iso(m.date),
+                        "source": m.source,
+                    }
+                    for m in i.mrd_series
+                ],
+            },
+            "sources": {k: list(v) for k, v in i.sources.items()},
+            "timing": {
+                "bfm": self.timing.bfm,
+                "cog": self.timing.cog,
+                "call0603": self.timing.call0603,
+            },
+            "site_pattern": self.site_pattern,
+            "schemes": {
+                name: {
+                    "group": r.group,
+                    "rule": r.rule,
+                    "missing": list(r.missing),
+                    "reason": r.reason,
+                    "notes": list(r.notes),
+                }
+                for name, r in self.schemes.items()
+            },
+            "pathway": {
+                "scheme": self.pathway.scheme,
+                "plan": self.pathway.plan,
+                "additions": list(self.pathway.additions),
+                "rules": list(self.pathway.rules),
+                "reason": self.pathway.reason,
+                "decided_by": list(self.pathway.decided_by),
+                "evidence": list(self.pathway.evidence),
+            },
+            "changes": [
+                {"input": c.input, "condition": c.condition, "effect": c.effect}
+                for c in self.changes
+            ],
+            "warnings": list(self.warnings),
+        }
+
+
+def _iso(d: date | None) -> str | None:
+    return None if d is None else d.isoformat()

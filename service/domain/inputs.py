@@ -1,0 +1,117 @@
+"""Relapse risk inputs (risk-schemes.md §1), each with the FHIR resources it came from.
+
+The mapping layer builds a `RelapseInputs`; the domain only reads it. `None` always means
+"not documented / unknown" and is never read as a negative finding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+
+
+class Lineage(StrEnum):
+    B = "B"
+    T = "T"
+    MPAL = "MPAL"
+
+
+class Site(StrEnum):
+    MARROW = "marrow"
+    CNS = "cns"
+    TESTIS = "testis"
+    OTHER = "other"
+
+
+class Comparator(StrEnum):
+    EQ = "="
+    LT = "<"
+    LE = "<="
+    GT = ">"
+    GE = ">="
+
+
+class MarkerStatus(StrEnum):
+    PRESENT = "present"
+    ABSENT = "absent"
+    NOT_TESTED = "not_tested"
+
+
+# Marker names (risk-schemes.md §5). High-risk markers score in InPOG-ALL-R1; the others are shown.
+HIGH_RISK_MARKERS: tuple[str, ...] = (
+    "BCR-ABL1",
+    "ABL-class",
+    "KMT2A",
+    "iAMP21",
+    "TCF3",
+    "hypodiploidy",
+    "TP53",
+)
+PROGNOSTIC_MARKERS: tuple[str, ...] = ("IKZF1", "PAX5", "NR3C1", "NRAS", "CREBBP", "NT5C2")
+FAVOURABLE_MARKERS: tuple[str, ...] = ("high_hyperdiploidy", "ETV6-RUNX1")
+ALL_MARKERS: tuple[str, ...] = HIGH_RISK_MARKERS + PROGNOSTIC_MARKERS + FAVOURABLE_MARKERS
+
+
+@dataclass(frozen=True, slots=True)
+class Mrd:
+    """A minimal residual disease result as a fraction (1e-4 = 0.01 %), comparator kept."""
+
+    value: float
+    comparator: Comparator
+    date: date | None
+    source: str | None = None  # "Observation/id"
+
+
+@dataclass(frozen=True, slots=True)
+class Genetics:
+    """Genetic markers of the leukaemia (risk-schemes.md §5, fhir-contract.md Observations).
+
+    `evaluated` is True when the record holds a karyotype or a genomics result; then a marker not
+    reported present is ABSENT. `explicit` names the markers some result covered explicitly.
+    """
+
+    evaluated: bool = False
+    markers: Mapping[str, MarkerStatus] = field(default_factory=dict)
+    explicit: frozenset[str] = frozenset()
+
+    def status(self, marker: str) -> MarkerStatus:
+        if marker in self.markers:
+            return self.markers[marker]
+        return MarkerStatus.ABSENT if self.evaluated else MarkerStatus.NOT_TESTED
+
+    def present(self, markers: tuple[str, ...] = ALL_MARKERS) -> tuple[str, ...]:
+        return tuple(m for m in markers if self.status(m) is MarkerStatus.PRESENT)
+
+
+@dataclass(frozen=True, slots=True)
+class RelapseInputs:
+    """Everything the schemes and the pathway read, as mapped from one patient's record.
+
+    `sources` maps an input name (the field name) to the `Type/id` references it came from.
+    `warnings` are human-readable and never contain identifiers beyond `Type/id` references.
+    """
+
+    patient: str | None = None  # "Patient/123"
+    has_all: bool = False  # an ALL Condition was found
+    relapsed: bool = False  # a relapse is documented (contract patterns 1 or 2)
+    lineage: Lineage | None = None
+    birth_date: date | None = None
+    sex: str | None = None
+    diagnosis_date: date | None = None
+    relapse_date: date | None = None  # the first relapse; None when relapsed but undated
+    relapse_dates: tuple[date, ...] = ()  # every dated relapse, ascending (timeline)
+    relapse_count: int = 0
+    end_of_therapy: date | None = None
+    on_therapy: bool | None = None  # True: frontline CarePlan active at the relapse date
+    sites: frozenset[Site] | None = None  # None: no site documented
+    marrow_blasts: float | None = None  # percent at relapse
+    mrd: Mrd | None = None  # post-induction MRD after the first relapse
+    mrd_series: tuple[Mrd, ...] = ()  # every MRD result, ascending by date (timeline)
+    genetics: Genetics = field(default_factory=Genetics)
+    prior_hsct: bool = False  # counts only when documented (risk-schemes.md §3)
+    hsct_dates: tuple[date, ...] = ()
+    refractory: bool = False
+    sources: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()

@@ -1,0 +1,23 @@
+"""Fixtures shared by every test package."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+# Late evening in Chicago is already tomorrow in UTC: a date bug shows here.
+FROZEN_NOW = datetime(2026, 11, 22, 21, 30, tzinfo=ZoneInfo("America/Chicago"))
+
+
+@pytest.fixture
+def frozen_clock() -> Iterator[time_machine.Coordinates]:
+    with time_machine.travel(FROZEN_NOW, tick=False) as traveller:
+        yield traveller
