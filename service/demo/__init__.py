@@ -1,0 +1,1 @@
+"""Demo assets: a local test EHR and synthetic patients."""
