@@ -1,0 +1,253 @@
+"""The one FHIR client of the service: bounded, deadline-aware, never logs tokens or queries."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor, wait
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+
+from cds_hooks.errors import (
+    FhirAuthError,
+    FhirError,
+    FhirInvalidResponse,
+    FhirNotFound,
+    FhirTimeout,
+    FhirUnavailable,
+)
+
+logger = logging.getLogger(__name__)
+
+FHIR_JSON = "application/fhir+json"
+_READ_PATH = re.compile(r"([A-Z][A-Za-z]+)/[A-Za-z0-9\-\.]{1,64}")
+MAX_PARALLEL = 8
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
+
+
+def _loggable(url: str) -> str:
+    """The URL path only: query strings carry patient ids."""
+    return urlsplit(url).path
+
+
+class FhirClient:
+    """Reads and searches one FHIR server; `deadline` is an absolute time.monotonic() value."""
+
+    def __init__(
+        self,
+        base_url: str,
+        session: requests.Session,
+        *,
+        access_token: str | None = None,
+        timeout: tuple[float, float] = (3.05, 10.0),
+        max_pages: int = 20,
+        deadline: float | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/") + "/"
+        self._session = session
+        self._access_token = access_token
+        self._timeout = timeout
+        self._max_pages = max_pages
+        self._deadline = deadline
+
+    def __repr__(self) -> str:
+        return f"FhirClient({self.base_url!r})"
+
+    def read(self, path: str) -> dict[str, Any]:
+        """GET one resource; a `Type/id` path must answer with that resource type."""
+        resource = self._get(self._url(path))
+        match = _READ_PATH.fullmatch(path.strip("/"))
+        if match and resource["resourceType"] != match.group(1):
+            raise FhirInvalidResponse(f"expected {match.group(1)}, got {resource['resourceType']}")
+        return resource
+
+    def search(self, path_or_url: str) -> list[dict[str, Any]]:
+        """Every entry resource of a search, following `next` links on the same origin."""
+        first = self._get(self._url(path_or_url))
+        if first["resourceType"] != "Bundle":
+            raise FhirInvalidResponse(f"expected Bundle, got {first['resourceType']}")
+        return self.entries_of(first, self._url(path_or_url))
+
+    def entries_of(self, bundle: Mapping[str, Any], url: str | None = None) -> list[dict[str, Any]]:
+        """Resources of `bundle` and of every page after it (bounded, loop-checked).
+
+        Raises FhirError when the first page holds only an OperationOutcome with an error.
+        """
+        seen = {url} if url else set()
+        resources = bundle_resources(bundle)
+        pages = 1
+        next_url = next_link(bundle)
+        while next_url is not None:
+            absolute = self._url(next_url)
+            if absolute in seen:
+                raise FhirInvalidResponse("paging loop: a next link repeats an earlier page")
+            pages += 1
+            if pages > self._max_pages:
+                raise FhirInvalidResponse(f"more than {self._max_pages} pages")
+            seen.add(absolute)
+            page = self._get(absolute)
+            if page["resourceType"] != "Bundle":
+                raise FhirInvalidResponse(f"expected Bundle page, got {page['resourceType']}")
+            resources.extend(bundle_resources(page))
+            next_url = next_link(page)
+        return resources
+
+    def fetch(self, query: str) -> list[dict[str, Any]]:
+        """Resources a prefetch-style query yields: a read gives [it], a search its entries."""
+        url = self._url(query)
+        resource = self._get(url)
+        if resource["resourceType"] == "Bundle":
+            return self.entries_of(resource, url)
+        match = _READ_PATH.fullmatch(query.strip("/").split("?")[0])
+        if match and resource["resourceType"] != match.group(1):
+            raise FhirInvalidResponse(f"expected {match.group(1)}, got {resource['resourceType']}")
+        if resource["resourceType"] == "OperationOutcome":
+            return []  # only warnings or information: no data
+        return [resource]
+
+    def fetch_all(
+        self, queries: Mapping[str, str], deadline: float
+    ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
+        """Run every query in parallel before `deadline`; (resources by key, failures by key)."""
+        results: dict[str, list[dict[str, Any]]] = {}
+        failures: dict[str, str] = {}
+        if not queries:
+            return results, failures
+        bounded = self._with_deadline(deadline)
+        pool = ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(queries)))
+        try:
+            futures = {key: pool.submit(bounded.fetch, query) for key, query in queries.items()}
+            wait(futures.values(), timeout=max(0.0, deadline - time.monotonic()))
+            for key, future in futures.items():
+                if not future.done():
+                    failures[key] = "timed out (deadline passed)"
+                    continue
+                error = future.exception()
+                if error is None:
+                    results[key] = future.result()
+                elif isinstance(error, FhirError):
+                    failures[key] = error.message
+                else:
+                    logger.warning("prefetch query failed: %s", type(error).__name__)
+                    failures[key] = "unexpected error"
+        finally:
+            # Late workers are abandoned, not awaited: the deadline is the contract.
+            pool.shutdown(wait=False, cancel_futures=True)
+        return results, failures
+
+    def _with_deadline(self, deadline: float) -> FhirClient:
+        current = self._deadline
+        return FhirClient(
+            self.base_url,
+            self._session,
+            access_token=self._access_token,
+            timeout=self._timeout,
+            max_pages=self._max_pages,
+            deadline=deadline if current is None else min(current, deadline),
+        )
+
+    def _url(self, path_or_url: str) -> str:
+        url = urljoin(self.base_url, path_or_url.lstrip("/"))
+        if _origin(url) != _origin(self.base_url):
+            raise FhirInvalidResponse("refusing a URL on another origin than the FHIR server")
+        return url
+
+    def _timeouts(self) -> tuple[float, float]:
+        connect, read = self._timeout
+        if self._deadline is None:
+            return connect, read
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise FhirTimeout("timed out (deadline passed before the call)")
+        return min(connect, remaining), min(read, remaining)
+
+    def _get(self, url: str) -> dict[str, Any]:
+        resource = self._get_json(url)
+        failure = outcome_failure(resource)
+        if failure is not None:
+            raise FhirError(failure)
+        return resource
+
+    def _get_json(self, url: str) -> dict[str, Any]:
+        headers = {"Accept": FHIR_JSON}
+        if self._access_token:
+            headers["Authorization"] = f"Bearer {self._access_token}"
+        timeout = self._timeouts()
+        logger.debug("FHIR GET %s", _loggable(url))
+        try:
+            response = self._session.get(
+                url, headers=headers, timeout=timeout, allow_redirects=False
+            )
+            content = response.content
+        except requests.Timeout:
+            raise FhirTimeout("FHIR server timed out") from None
+        except requests.RequestException as exc:
+            raise FhirUnavailable(f"FHIR server unreachable ({type(exc).__name__})") from None
+        status = response.status_code
+        logger.debug("FHIR GET %s -> %d", _loggable(url), status)
+        if status in (401, 403):
+            raise FhirAuthError(f"FHIR server refused access ({status})")
+        if status in (404, 410):
+            raise FhirNotFound(f"FHIR server answered {status} (not found)")
+        if status >= 500:
+            raise FhirUnavailable(f"FHIR server answered {status}")
+        if status != 200:
+            raise FhirError(f"FHIR server answered {status}")
+        try:
+            body = json.loads(content)
+        except ValueError:
+            kind = response.headers.get("Content-Type", "unknown").split(";")[0]
+            raise FhirInvalidResponse(f"FHIR server answered non-JSON ({kind})") from None
+        if not isinstance(body, dict) or not isinstance(body.get("resourceType"), str):
+            raise FhirInvalidResponse("FHIR server answered JSON that is not a resource")
+        return body
+
+
+def next_link(bundle: Mapping[str, Any]) -> str | None:
+    for link in bundle.get("link") or []:
+        if isinstance(link, dict) and link.get("relation") == "next" and link.get("url"):
+            return str(link["url"])
+    return None
+
+
+def outcome_failure(resource: Mapping[str, Any]) -> str | None:
+    """A failure reason when `resource` is an error OperationOutcome, or a Bundle holding only
+    OperationOutcomes of which one reports an error; None otherwise.
+
+    Warning/information outcomes (e.g. "no results") are not failures: they carry no data.
+    """
+    outcomes = [resource]
+    if resource.get("resourceType") == "Bundle":
+        inner = [e.get("resource") for e in resource.get("entry") or [] if isinstance(e, dict)]
+        if not inner or any(
+            not isinstance(r, dict) or r.get("resourceType") != "OperationOutcome" for r in inner
+        ):
+            return None
+        outcomes = [r for r in inner if isinstance(r, dict)]
+    for outcome in outcomes:
+        if outcome.get("resourceType") != "OperationOutcome":
+            return None
+        for issue in outcome.get("issue") or []:
+            if isinstance(issue, dict) and issue.get("severity") in ("fatal", "error"):
+                code = issue.get("code", "unknown")
+                return f"FHIR server answered an OperationOutcome ({code})"
+    return None
+
+
+def bundle_resources(bundle: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The entry resources of a Bundle, without OperationOutcome messages."""
+    out: list[dict[str, Any]] = []
+    for entry in bundle.get("entry") or []:
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if isinstance(resource, dict) and resource.get("resourceType") != "OperationOutcome":
+            out.append(resource)
+    return out

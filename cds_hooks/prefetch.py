@@ -1,0 +1,128 @@
+"""Prefetch templates (CDS Hooks 2.0 §prefetch) and their resolution.
+
+Data the EHR sent is used as is; keys it left out are fetched from fhirServer in parallel.
+A failure never turns into "no data": `null` is no data, anything that went wrong is a failure.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from cds_hooks.errors import FhirError
+from cds_hooks.fhir import FhirClient, bundle_resources, next_link, outcome_failure
+from cds_hooks.models import HookRequest
+
+_TOKEN = re.compile(r"\{\{\s*([A-Za-z0-9_.]+)\s*\}\}")
+# 2.0 user tokens: the id part of context.userId when it is of that resource type.
+_USER_TOKENS = {
+    "userPractitionerId": "Practitioner",
+    "userPractitionerRoleId": "PractitionerRole",
+    "userPatientId": "Patient",
+    "userRelatedPersonId": "RelatedPerson",
+}
+
+
+class TemplateError(ValueError):
+    """A template token has no value in this hook call."""
+
+
+def render_template(template: str, context: Mapping[str, Any]) -> str:
+    """Replace `{{context.X}}` and user tokens with URL-encoded values; TemplateError if absent."""
+
+    def value_of(match: re.Match[str]) -> str:
+        token = match.group(1)
+        if token in _USER_TOKENS:
+            kind, _, ident = str(context.get("userId", "")).partition("/")
+            if kind != _USER_TOKENS[token] or not ident:
+                raise TemplateError(f"{token} is not available for this user")
+            return quote(ident, safe="")
+        name = token.removeprefix("context.")
+        if name == token or "." in name:
+            raise TemplateError(f"unsupported token {token}")
+        value = context.get(name)
+        if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
+            raise TemplateError(f"context.{name} is not available")
+        return quote(str(value), safe="")
+
+    return _TOKEN.sub(value_of, template)
+
+
+@dataclass(frozen=True)
+class Prefetched:
+    """Resources by prefetch key (present = data, possibly []) and failures by key."""
+
+    resources: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+
+    def get(self, key: str) -> list[dict[str, Any]] | None:
+        """The resources for `key`, or None when that key failed or was never asked for."""
+        return self.resources.get(key)
+
+
+def resolve(
+    request: HookRequest,
+    templates: Mapping[str, str],
+    client: FhirClient | None,
+    deadline: float,
+) -> Prefetched:
+    """Resolve every template key; `deadline` is an absolute time.monotonic() value."""
+    resources: dict[str, list[dict[str, Any]]] = {}
+    failures: dict[str, str] = {}
+    sent = request.prefetch or {}
+    to_fetch: dict[str, str] = {}
+    for key, template in templates.items():
+        if key in sent:
+            _take_sent(key, sent[key], client, resources, failures)
+            continue
+        if client is None:
+            failures[key] = "not provided (no prefetch and no fhirServer)"
+            continue
+        try:
+            to_fetch[key] = render_template(template, request.context)
+        except TemplateError as exc:
+            failures[key] = str(exc)
+    if to_fetch and client is not None:
+        fetched, fetch_failures = client.fetch_all(to_fetch, deadline)
+        resources.update(fetched)
+        failures.update(fetch_failures)
+    return Prefetched(resources, failures)
+
+
+def _take_sent(
+    key: str,
+    value: Any,
+    client: FhirClient | None,
+    resources: dict[str, list[dict[str, Any]]],
+    failures: dict[str, str],
+) -> None:
+    if value is None:
+        resources[key] = []
+        return
+    failure = outcome_failure(value)
+    if failure is not None:
+        failures[key] = failure.replace("FHIR server answered", "the EHR sent")
+        return
+    kind = value.get("resourceType")
+    if not isinstance(kind, str):
+        failures[key] = "the EHR sent JSON that is not a FHIR resource"
+        return
+    if kind == "OperationOutcome":
+        resources[key] = []
+        return
+    if kind != "Bundle":
+        resources[key] = [value]
+        return
+    if next_link(value) is None:
+        resources[key] = bundle_resources(value)
+        return
+    if client is None:
+        failures[key] = "incomplete: the Bundle has a next page and there is no fhirServer"
+        return
+    try:
+        resources[key] = client.entries_of(value)
+    except FhirError as exc:
+        failures[key] = f"incomplete: {exc.message}"
