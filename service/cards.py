@@ -1,0 +1,288 @@
+"""Assessment → CDS Hooks cards: a risk card and a pathway card.
+
+Cards support a decision; they never make one. Each shows its basis: rule ids, the inputs with the
+resources they came from, and the evidence figures with their sources.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from cds_hooks.models import Action, Card, Coding, Link, Source, Suggestion
+from service.domain.assessment import (
+    INDETERMINATE,
+    NOT_APPLICABLE,
+    SCHEME_TITLES,
+    Assessment,
+)
+from service.domain.evidence import EVIDENCE
+from service.engine import KEY_LABELS, EngineResult
+
+ASSESSMENT_EXTENSION = "relapse-all-cds.assessment"
+DISCLAIMER = (
+    "_Decision support, not a decision: check the inputs against the record and the protocol "
+    "in use; the treating team decides._"
+)
+SOURCE = Source(
+    label="Relapsed ALL risk (BFM, ALLR3, COG, IntReALL, InPOG-ALL-R1)",
+    topic=Coding(
+        code="relapsed-all-risk",
+        system="urn:relapse-all-cds:concept",
+        display="Relapsed ALL risk stratification",
+    ),
+)
+OVERRIDE_REASONS = (
+    Coding(
+        code="record-incomplete",
+        system="urn:relapse-all-cds:override-reason",
+        display="The record is incomplete or out of date",
+    ),
+    Coding(
+        code="on-protocol",
+        system="urn:relapse-all-cds:override-reason",
+        display="Treated on a trial or protocol with its own stratification",
+    ),
+    Coding(
+        code="clinical-judgement",
+        system="urn:relapse-all-cds:override-reason",
+        display="Clinical judgement differs",
+    ),
+)
+
+PLAN_TEXT = {
+    "chemotherapy": "chemotherapy (reinduction, consolidation, maintenance), no HSCT",
+    "mrd_directed": "post-induction MRD decides between chemotherapy and HSCT",
+    "chemotherapy_then_hsct": "intensive chemotherapy, then allogeneic HSCT in CR2",
+    "relapsed_refractory": "relapsed/refractory: novel agents, clinical trial, HSCT in CR/CRp",
+    "indeterminate": "undetermined until the missing inputs are known",
+}
+ADDITION_TEXT = {
+    "blinatumomab": "blinatumomab before HSCT (1–2 cycles)",
+    "hsct_regardless_of_mrd": "HSCT regardless of MRD (TP53 alteration)",
+    "cranial_irradiation": "cranial irradiation after intensive chemotherapy",
+    "testicular_local_therapy": "local therapy of the involved testis",
+    "t_lineage_agents": "T-lineage agents (nelarabine, bortezomib)",
+    "supportive_care": "supportive care (anti-fungal prophylaxis; anthracycline and "
+    "asparaginase review)",
+}
+SUMMARY_LIMIT = 139
+
+
+def build_cards(result: EngineResult, *, app_url: str | None) -> list[Card]:
+    """The cards for one assessment; none when ALL never relapsed."""
+    assessment = result.assessment
+    if assessment.status != "relapsed":
+        return []
+    return [
+        _risk_card(result, app_url),
+        _pathway_card(assessment, app_url),
+    ]
+
+
+def _risk_card(result: EngineResult, app_url: str | None) -> Card:
+    a = result.assessment
+    primary = a.schemes[a.pathway.scheme]
+    name = SCHEME_TITLES[a.pathway.scheme].split(" (")[0]
+    if primary.group == INDETERMINATE:
+        summary = f"Relapsed ALL: {name} risk undetermined, needs {_names(primary.missing)}"
+    elif primary.group == NOT_APPLICABLE:
+        summary = f"Relapsed ALL: {name} does not apply ({primary.reason})"
+    else:
+        summary = f"Relapsed ALL: {name} risk group {primary.group} ({primary.rule})"
+    unsure = primary.group == INDETERMINATE or bool(result.failures) or bool(a.warnings)
+    return Card(
+        summary=_clip(summary),
+        indicator="warning" if unsure else "info",
+        source=SOURCE,
+        uuid=str(uuid.uuid4()),
+        detail=_risk_detail(result),
+        override_reasons=OVERRIDE_REASONS,
+        links=_app_links(app_url, "view=schemes"),
+        extension={ASSESSMENT_EXTENSION: a.to_json()},
+    )
+
+
+def _pathway_card(a: Assessment, app_url: str | None) -> Card:
+    plan = a.pathway.plan
+    summary = f"Suggested pathway: {PLAN_TEXT[plan]} ({', '.join(a.pathway.rules[:1])})"
+    suggestions = _suggestions(a)
+    return Card(
+        summary=_clip(summary),
+        indicator="warning" if plan == "indeterminate" else "info",
+        source=SOURCE,
+        uuid=str(uuid.uuid4()),
+        detail=_pathway_detail(a),
+        suggestions=suggestions,
+        selection_behavior="any" if suggestions else None,
+        override_reasons=OVERRIDE_REASONS,
+        links=_app_links(app_url, "view=pathway"),
+    )
+
+
+def _suggestions(a: Assessment) -> tuple[Suggestion, ...]:
+    patient = a.inputs.patient
+    if patient is None:
+        return ()
+    found: list[Suggestion] = []
+    if a.pathway.plan in ("chemotherapy_then_hsct", "relapsed_refractory"):
+        found.append(
+            _service_request(
+                patient,
+                "Request an allogeneic HSCT consultation",
+                "Allogeneic haematopoietic stem cell transplant consultation",
+                f"Pathway {', '.join(a.pathway.rules)}: HSCT is part of the suggested plan",
+            )
+        )
+    if "mrd" in a.pathway.decided_by or a.pathway.plan == "mrd_directed":
+        found.append(
+            _service_request(
+                patient,
+                "Order bone marrow MRD after relapse induction",
+                "Bone marrow minimal residual disease after relapse induction block",
+                "The post-induction MRD decides the pathway (PATH-3)",
+            )
+        )
+    return tuple(found)
+
+
+def _service_request(patient: str, label: str, text: str, reason: str) -> Suggestion:
+    # Text-only codes: no standard code was verified for these orders, and an invented code is
+    # worse than none; the EHR maps the text to its orderable.
+    resource: dict[str, Any] = {
+        "resourceType": "ServiceRequest",
+        "status": "draft",
+        "intent": "proposal",
+        "code": {"text": text},
+        "subject": {"reference": patient},
+        "reasonCode": [{"text": reason}],
+    }
+    return Suggestion(
+        label=label,
+        uuid=str(uuid.uuid4()),
+        actions=(Action(type="create", description=label, resource=resource),),
+    )
+
+
+def _app_links(app_url: str | None, view: str) -> tuple[Link, ...]:
+    if app_url is None:
+        return ()
+    # No iss or launch here: the EHR adds them when it launches the app.
+    return (
+        Link(label="Open the full relapse assessment", url=app_url, type="smart", app_context=view),
+    )
+
+
+def _risk_detail(result: EngineResult) -> str:
+    a = result.assessment
+    primary = a.schemes[a.pathway.scheme]
+    lines = [
+        f"**Primary scheme ({SCHEME_TITLES[a.pathway.scheme]}): {primary.group}** — "
+        f"{primary.reason} (rule `{primary.rule}`).",
+        "",
+        "| Scheme | Group | Rule | Missing |",
+        "|---|---|---|---|",
+    ]
+    for name, r in a.schemes.items():
+        missing = _names(r.missing) if r.missing else "—"
+        lines.append(f"| {SCHEME_TITLES[name]} | {r.group} | `{r.rule}` | {missing} |")
+    for name, r in a.schemes.items():
+        lines.extend(f"- {SCHEME_TITLES[name]}: {note}" for note in r.notes)
+    lines += [
+        "",
+        f"**Timing:** BFM {_h(a.timing.bfm)} (`TIME-BFM`), COG {_h(a.timing.cog)} "
+        f"(`TIME-COG`), CALL-0603 {_h(a.timing.call0603)} (`TIME-CALL`). "
+        f"**Site:** {_h(a.site_pattern)} (`SITE-*`).",
+        "",
+        "**Inputs** (with the resources they came from):",
+        "",
+    ]
+    lines += _input_lines(a)
+    if a.changes:
+        lines += ["", "**What would change the answer:**", ""]
+        lines += [f"- {c.condition}: {c.effect}" for c in a.changes]
+    problems = [
+        f"- Could not read {KEY_LABELS.get(key, key)}: {why}"
+        for key, why in result.failures.items()
+    ] + [f"- {w}" for w in a.warnings]
+    if problems:
+        lines += ["", "**Could not be read or needs checking:**", "", *problems]
+    lines += ["", DISCLAIMER]
+    return "\n".join(lines)
+
+
+def _input_lines(a: Assessment) -> list[str]:
+    data = a.to_json()["inputs"]
+    sources: Mapping[str, Sequence[str]] = a.inputs.sources
+    shown = (
+        ("lineage", "Lineage"),
+        ("diagnosis_date", "Diagnosis"),
+        ("relapse_date", "First relapse"),
+        ("end_of_therapy", "End of frontline therapy"),
+        ("on_therapy", "On frontline therapy at relapse"),
+        ("sites", "Relapse sites"),
+        ("marrow_blasts", "Marrow blasts at relapse (%)"),
+        ("mrd", "Post-induction MRD"),
+        ("genetics", "Genetics"),
+        ("age_at_diagnosis", "Age at diagnosis (years)"),
+        ("relapse_count", "Relapse count"),
+        ("prior_hsct", "Prior allogeneic HSCT"),
+        ("refractory", "Refractory disease documented"),
+    )
+    lines = []
+    for key, label in shown:
+        value = _value(key, data.get(key))
+        refs = ", ".join(f"`{s}`" for s in sources.get(key, ())) or "not documented"
+        lines.append(f"- {label}: {value} — {refs}")
+    return lines
+
+
+def _value(key: str, value: Any) -> str:
+    if value is None:
+        return "unknown"
+    if key == "mrd":
+        comparator = "" if value["comparator"] == "=" else value["comparator"]
+        return f"{comparator}{value['value']:g} (fraction) on {value['date']}"
+    if key == "genetics":
+        high = ", ".join(value["high_risk"]) or "none"
+        return f"{value['status'].replace('_', ' ')}; high-risk markers present: {high}"
+    if key == "sites":
+        return ", ".join(value) or "none coded"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _pathway_detail(a: Assessment) -> str:
+    p = a.pathway
+    lines = [
+        f"**Plan: {PLAN_TEXT[p.plan]}** — rules {', '.join(f'`{r}`' for r in p.rules)}, "
+        f"following {SCHEME_TITLES[p.scheme]}.",
+    ]
+    if p.reason:
+        lines += ["", p.reason]
+    if p.decided_by:
+        lines += ["", f"Decided by: {_names(p.decided_by)}."]
+    if p.additions:
+        lines += ["", "**Additions:**", ""]
+        lines += [f"- {ADDITION_TEXT.get(x, x)}" for x in p.additions]
+    if p.evidence:
+        lines += ["", "**Evidence:**", ""]
+        for ev in p.evidence:
+            item = EVIDENCE[ev]
+            lines.append(f"- `{ev}`: {item.figure} ({item.source})")
+    lines += ["", DISCLAIMER]
+    return "\n".join(lines)
+
+
+def _names(inputs: Sequence[str]) -> str:
+    return ", ".join(i.replace("_", " ") for i in inputs)
+
+
+def _h(value: str) -> str:
+    return value.replace("_", " ")
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= SUMMARY_LIMIT else text[: SUMMARY_LIMIT - 1] + "…"

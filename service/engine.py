@@ -1,0 +1,82 @@
+"""FHIR resources in, an assessment out: the one path every entry point takes.
+
+The CDS Hooks handler, the SMART app, the sandbox and the command line all come through here, so
+the same record always gives the same assessment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from cds_hooks.fhir import FhirClient
+from cds_hooks.prefetch import render_template
+from mappings.codesets import CodeSets
+from mappings.extract import extract
+from service.domain import assess
+from service.domain.assessment import Assessment
+
+# The engine cannot say whether ALL relapsed without the patient and the conditions.
+REQUIRED_KEYS = frozenset({"patient", "conditions"})
+
+# What each prefetch key holds, for "could not be read" messages a clinician understands.
+KEY_LABELS: dict[str, str] = {
+    "patient": "Patient (birth date, sex)",
+    "conditions": "Conditions (diagnosis, relapse, sites, HSCT)",
+    "observations": "Observations (MRD, marrow blasts, karyotype, genomics)",
+    "procedures": "Procedures (HSCT, end of frontline therapy)",
+    "careplans": "CarePlans (frontline therapy dates)",
+}
+
+
+def prefetch_templates(codes: CodeSets) -> dict[str, str]:
+    """Prefetch templates (valid R4 searches) generated from the configured code sets."""
+    observation_codes = ",".join(f"{system}|{code}" for system, code in codes.observation_codes())
+    patient = "{{context.patientId}}"
+    return {
+        "patient": f"Patient/{patient}",
+        "conditions": f"Condition?patient={patient}",
+        "observations": f"Observation?patient={patient}&code={observation_codes}",
+        "procedures": f"Procedure?patient={patient}",
+        "careplans": f"CarePlan?patient={patient}",
+    }
+
+
+@dataclass(frozen=True)
+class EngineResult:
+    assessment: Assessment
+    failures: dict[str, str] = field(default_factory=dict)  # prefetch key → what went wrong
+
+
+def assess_resources(
+    resources: Iterable[Mapping[str, Any]],
+    *,
+    codes: CodeSets,
+    primary: str,
+    as_of: date,
+    failures: Mapping[str, str] | None = None,
+) -> EngineResult:
+    inputs = extract(resources, codes)
+    return EngineResult(assess(inputs, as_of, primary), dict(failures or {}))
+
+
+def fetch_and_assess(
+    client: FhirClient,
+    patient_id: str,
+    *,
+    codes: CodeSets,
+    primary: str,
+    as_of: date,
+    deadline: float,
+) -> EngineResult:
+    """Read the patient's record through `client` (in parallel) and assess it."""
+    context = {"patientId": patient_id}
+    queries = {
+        key: render_template(template, context)
+        for key, template in prefetch_templates(codes).items()
+    }
+    found, failures = client.fetch_all(queries, deadline)
+    resources = [resource for key in queries for resource in found.get(key, ())]
+    return assess_resources(resources, codes=codes, primary=primary, as_of=as_of, failures=failures)

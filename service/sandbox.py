@@ -1,0 +1,72 @@
+"""`relapse-cds sandbox`: load the demo patients into a FHIR server and call the hook for each.
+
+The hook is called with no prefetch, so the service reads everything from the FHIR server itself,
+as it would for an EHR that sends none.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+import requests
+
+from service.app import SERVICE_ID, create_app
+from service.demo.catalog import demo_patients, load_into
+from service.settings import Settings
+
+TIMEOUT = (3.05, 30.0)
+HOOK_PATH = f"/cds-services/{SERVICE_ID}"
+
+Post = Callable[[dict[str, Any]], tuple[int, Any]]
+
+
+def hook_request(fhir_server: str, patient_id: str) -> dict[str, Any]:
+    return {
+        "hook": "patient-view",
+        "hookInstance": str(uuid.uuid4()),
+        "fhirServer": fhir_server,
+        "context": {"patientId": patient_id, "userId": "Practitioner/relapse-cds-sandbox"},
+    }
+
+
+def run_sandbox(fhir_server: str, service_url: str | None, out: TextIO) -> int:
+    session = requests.Session()
+    failed = False
+    with tempfile.TemporaryDirectory() as tmp:
+        post = _in_process(Path(tmp)) if service_url is None else _remote(service_url, session)
+        for patient in demo_patients():
+            line: dict[str, Any] = {"patient": f"Patient/{patient.patient_id}"}
+            try:
+                load_into(fhir_server, patient, session)
+                line["status"], line["response"] = post(
+                    hook_request(fhir_server, patient.patient_id)
+                )
+            except (requests.RequestException, RuntimeError) as exc:
+                line["error"] = str(exc)
+            failed = failed or line.get("status") != 200
+            out.write(json.dumps(line) + "\n")
+    return 1 if failed else 0
+
+
+def _in_process(tmp: Path) -> Post:
+    settings = Settings(auth="none", database_url=f"sqlite:///{tmp / 'feedback.sqlite3'}")
+    client = create_app(settings).test_client()
+
+    def post(body: dict[str, Any]) -> tuple[int, Any]:
+        answer = client.post(HOOK_PATH, json=body)
+        return answer.status_code, answer.get_json(silent=True)
+
+    return post
+
+
+def _remote(service_url: str, session: requests.Session) -> Post:
+    def post(body: dict[str, Any]) -> tuple[int, Any]:
+        answer = session.post(service_url.rstrip("/") + HOOK_PATH, json=body, timeout=TIMEOUT)
+        return answer.status_code, answer.json() if answer.content else None
+
+    return post

@@ -1,0 +1,105 @@
+"""Service settings, read once from the environment (`RELAPSE_CDS_*`)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+from service.domain import PRIMARY_SCHEMES
+
+_PREFIX = "RELAPSE_CDS_"
+
+
+def local_today() -> date:
+    """The date of "as of": the server's local date (deploy with TZ set to the hospital's)."""
+    return datetime.now().astimezone().date()
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    primary_scheme: str = "bfm"
+    auth: str = "jwt"  # "jwt" or "none"
+    trusted_issuers: Path | None = None
+    public_url: str | None = None  # base URL as the EHR sees it (behind a proxy)
+    cors_origins: tuple[str, ...] = ()
+    database_url: str = "sqlite:///relapse-cds.sqlite3"
+    codesets: Path | None = None  # an institution's extra codes (JSON)
+    fhir_connect_timeout: float = 3.05
+    fhir_read_timeout: float = 8.0
+    deadline_seconds: float = 9.0  # whole hook, FHIR fetches included
+    max_pages: int = 20
+    smart_client_id: str = "relapse-cds-app"
+    smart_client_secret: str | None = None
+    smart_redirect_url: str | None = None
+    smart_scope_style: str = "v2"
+    # Demo only: the local test EHR that the start page links to for "launch as the EHR would".
+    demo_ehr_url: str | None = None
+    session_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+
+    def __post_init__(self) -> None:
+        if self.primary_scheme not in PRIMARY_SCHEMES:
+            raise SettingsError(
+                f"{_PREFIX}PRIMARY_SCHEME must be one of {', '.join(PRIMARY_SCHEMES)}, "
+                f"not {self.primary_scheme!r}"
+            )
+        if self.auth not in ("jwt", "none"):
+            raise SettingsError(f"{_PREFIX}AUTH must be 'jwt' or 'none', not {self.auth!r}")
+        if self.auth == "jwt" and self.trusted_issuers is None:
+            raise SettingsError(
+                f"{_PREFIX}TRUSTED_ISSUERS (a JSON file of trusted issuers) is required when "
+                f"{_PREFIX}AUTH=jwt; set {_PREFIX}AUTH=none only for local testing"
+            )
+        if self.smart_scope_style not in ("v1", "v2"):
+            raise SettingsError(f"{_PREFIX}SMART_SCOPE_STYLE must be 'v1' or 'v2'")
+        if self.deadline_seconds <= 0 or self.max_pages < 1:
+            raise SettingsError(f"{_PREFIX}DEADLINE_SECONDS and {_PREFIX}MAX_PAGES must be > 0")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            value = env.get(_PREFIX + name, "").strip()
+            return value or None
+
+        def number(name: str, default: float) -> float:
+            raw = get(name)
+            if raw is None:
+                return default
+            try:
+                return float(raw)
+            except ValueError:
+                raise SettingsError(f"{_PREFIX}{name} must be a number, not {raw!r}") from None
+
+        secret = get("SESSION_SECRET")
+        issuers = get("TRUSTED_ISSUERS")
+        codesets = get("CODESETS")
+        return cls(
+            primary_scheme=(get("PRIMARY_SCHEME") or "bfm").lower(),
+            auth=(get("AUTH") or "jwt").lower(),
+            trusted_issuers=Path(issuers) if issuers else None,
+            public_url=(get("PUBLIC_URL") or "").rstrip("/") or None,
+            cors_origins=tuple(
+                o.strip() for o in (get("CORS_ORIGINS") or "").split(",") if o.strip()
+            ),
+            database_url=get("DATABASE_URL") or cls.database_url,
+            codesets=Path(codesets) if codesets else None,
+            fhir_connect_timeout=number("FHIR_CONNECT_TIMEOUT", cls.fhir_connect_timeout),
+            fhir_read_timeout=number("FHIR_READ_TIMEOUT", cls.fhir_read_timeout),
+            deadline_seconds=number("DEADLINE_SECONDS", cls.deadline_seconds),
+            max_pages=int(number("MAX_PAGES", cls.max_pages)),
+            smart_client_id=get("SMART_CLIENT_ID") or cls.smart_client_id,
+            smart_client_secret=get("SMART_CLIENT_SECRET"),
+            smart_redirect_url=get("SMART_REDIRECT_URL"),
+            smart_scope_style=(get("SMART_SCOPE_STYLE") or cls.smart_scope_style).lower(),
+            demo_ehr_url=get("DEMO_EHR_URL"),
+            session_secret=secret.encode() if secret else secrets.token_bytes(32),
+        )
