@@ -1,0 +1,156 @@
+"""The CDS Hooks HTTP endpoints as a Flask blueprint: discovery, hook calls and feedback."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import flask
+import requests
+from werkzeug.exceptions import HTTPException
+
+from cds_hooks.auth import Authenticator
+from cds_hooks.discovery import ServiceDefinition, discovery_document
+from cds_hooks.errors import (
+    BadRequest,
+    NotFound,
+    PrefetchUnavailable,
+    UnsupportedMediaType,
+    error_response,
+)
+from cds_hooks.feedback import FeedbackStore
+from cds_hooks.fhir import FhirClient
+from cds_hooks.models import HookRequest, cards_response, parse_feedback
+from cds_hooks.prefetch import resolve
+
+logger = logging.getLogger(__name__)
+
+ALLOW_HEADERS = "Authorization, Content-Type"
+ALLOW_METHODS = "GET, POST, OPTIONS"
+
+
+@dataclass(frozen=True)
+class HooksConfig:
+    authenticator: Authenticator
+    feedback_store: FeedbackStore
+    session_factory: Callable[[], requests.Session]
+    public_url: str | None
+    cors_origins: tuple[str, ...]
+    fhir_timeout: tuple[float, float]
+    deadline_seconds: float
+    max_pages: int
+
+
+def _json(body: object, status: int = 200) -> flask.Response:
+    return flask.Response(json.dumps(body), status=status, mimetype="application/json")
+
+
+def _read_json() -> Any:
+    if not flask.request.is_json:
+        raise UnsupportedMediaType("not JSON")
+    try:
+        return json.loads(flask.request.get_data(cache=False))
+    except ValueError:
+        raise BadRequest("body", "is not valid JSON") from None
+
+
+def create_blueprint(services: Sequence[ServiceDefinition], config: HooksConfig) -> flask.Blueprint:
+    by_id = {service.id: service for service in services}
+    if len(by_id) != len(services):
+        raise ValueError("service ids must be unique")
+    bp = flask.Blueprint("cds_hooks", __name__)
+
+    @bp.before_request
+    def _authenticate() -> flask.Response | None:
+        flask.g.cds_started = time.perf_counter()
+        if flask.request.method == "OPTIONS":
+            return flask.Response(status=204)
+        if config.public_url:
+            audience = config.public_url.rstrip("/") + flask.request.path
+        else:
+            audience = flask.request.base_url
+        config.authenticator.authenticate(flask.request.headers.get("Authorization"), audience)
+        return None
+
+    @bp.after_request
+    def _cors_and_log(response: flask.Response) -> flask.Response:
+        origin = flask.request.headers.get("Origin")
+        if origin and origin in config.cors_origins:
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Access-Control-Allow-Headers"] = ALLOW_HEADERS
+            response.headers["Access-Control-Allow-Methods"] = ALLOW_METHODS
+            response.headers["Access-Control-Max-Age"] = "600"
+        response.vary.add("Origin")
+        if flask.request.method != "OPTIONS":
+            started = flask.g.get("cds_started", time.perf_counter())
+            logger.info(
+                "cds call service=%s hookInstance=%s status=%d duration_ms=%.1f",
+                (flask.request.view_args or {}).get("service_id", "-"),
+                flask.g.get("cds_hook_instance", "-"),
+                response.status_code,
+                (time.perf_counter() - started) * 1000,
+            )
+        return response
+
+    @bp.errorhandler(Exception)
+    def _error(exc: Exception) -> flask.Response:
+        if isinstance(exc, HTTPException):
+            return _json(
+                {"error": (exc.name or "error").lower().replace(" ", "_"), "message": exc.name},
+                exc.code or 500,
+            )
+        return error_response(exc)
+
+    @bp.get("/cds-services")
+    def discovery() -> flask.Response:
+        return _json(discovery_document(services))
+
+    @bp.post("/cds-services/<service_id>")
+    def call(service_id: str) -> flask.Response:
+        service = by_id.get(service_id)
+        if service is None:
+            raise NotFound("unknown service")
+        request = HookRequest.from_json(_read_json())
+        flask.g.cds_hook_instance = request.hook_instance
+        if request.hook != service.hook:
+            raise BadRequest("hook", f"this service answers '{service.hook}'")
+        deadline = time.monotonic() + config.deadline_seconds
+        session = config.session_factory() if request.fhir_server else None
+        try:
+            client = None
+            if request.fhir_server and session is not None:
+                authorization = request.fhir_authorization
+                client = FhirClient(
+                    request.fhir_server,
+                    session,
+                    access_token=authorization.access_token if authorization else None,
+                    timeout=config.fhir_timeout,
+                    max_pages=config.max_pages,
+                    deadline=deadline,
+                )
+            prefetched = resolve(request, service.prefetch, client, deadline)
+        finally:
+            if session is not None:
+                session.close()
+        missing = {
+            key: reason
+            for key, reason in prefetched.failures.items()
+            if key in service.required_prefetch
+        }
+        if missing:
+            raise PrefetchUnavailable(missing)
+        return _json(cards_response(list(service.handler(request, prefetched))))
+
+    @bp.post("/cds-services/<service_id>/feedback")
+    def feedback(service_id: str) -> flask.Response:
+        if service_id not in by_id:
+            raise NotFound("unknown service")
+        items = parse_feedback(_read_json())
+        config.feedback_store.add(service_id, items)
+        return _json({})
+
+    return bp
