@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
+from importlib import resources
 from typing import Any
 
 import requests
@@ -30,6 +31,8 @@ from service.settings import Settings, SettingsError, local_today
 log = logging.getLogger(__name__)
 
 SERVICE_ID = "relapsed-all-risk"
+# Read once: the OpenAPI 3.1 description of the CDS Hooks endpoints (for clients and fuzzing).
+OPENAPI = (resources.files("service") / "openapi.json").read_bytes()
 
 
 def create_app(
@@ -72,6 +75,11 @@ def create_app(
         ),
     )
     app.register_blueprint(create_blueprint([service], hooks))
+    app.add_url_rule(
+        "/openapi.json",
+        "openapi",
+        lambda: app.response_class(OPENAPI, mimetype="application/json"),
+    )
     return app
 
 
