@@ -1,0 +1,156 @@
+"""Code sets as data (fhir-contract.md): loaded once from mappings/codes/*.json, extensible.
+
+A code-set file is `{"sets": {name: [{"system", "code", "status"?, "display"?, "value"?}]},
+"gene_markers"?: [{"genes": [...], "marker": ...}], "frontline_words"?: [...]}`. An institution's
+file in the same format adds codes to the defaults.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from mappings.errors import InvalidCodeSets
+
+CODES_DIR = Path(__file__).resolve().parent / "codes"
+HGNC_SYSTEM = "http://www.genenames.org"
+HGNC_ALIAS_SYSTEM = "http://www.genenames.org/geneId"
+
+# The Observation code sets the mapping reads (the CDS Hooks prefetch asks for these).
+OBSERVATION_SETS: tuple[str, ...] = (
+    "mrd",
+    "marrow_blasts",
+    "karyotype",
+    "immunophenotype",
+    "genomic_variant",
+    "end_of_frontline_therapy",
+    "refractory",
+)
+
+Key = tuple[str, str]
+
+
+def normalise_system(system: str) -> str:
+    """Compare systems leniently: case of scheme/host, http vs https, trailing '/'."""
+    s = system.strip()
+    parts = urlsplit(s)
+    if parts.scheme.lower() in ("http", "https") and parts.netloc:
+        path = parts.path.rstrip("/")
+        s = urlunsplit(("http", parts.netloc.lower(), path, parts.query, parts.fragment))
+    elif parts.scheme:
+        s = parts.scheme.lower() + s[len(parts.scheme) :]
+    # The HGNC alias system names the same gene identifiers.
+    return HGNC_SYSTEM if s.lower() == HGNC_ALIAS_SYSTEM.lower() else s
+
+
+@dataclass(frozen=True, slots=True)
+class CodeEntry:
+    system: str
+    code: str
+    status: str | None = None
+    value: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CodeSets:
+    """Every code set, keyed on (normalised system, code)."""
+
+    sets: Mapping[str, Mapping[Key, CodeEntry]]
+    gene_markers: tuple[tuple[frozenset[str], str], ...] = ()
+    frontline_words: tuple[str, ...] = ()
+    _observation_keys: frozenset[Key] = field(default=frozenset(), repr=False)
+
+    def entry(self, name: str, system: str | None, code: str | None) -> CodeEntry | None:
+        """The entry of set `name` for this coding, or None."""
+        if not system or not code:
+            return None
+        return self.sets.get(name, {}).get(_key(system, code))
+
+    def match(self, name: str, codings: Iterable[Mapping[str, Any]]) -> CodeEntry | None:
+        """The first coding of `codings` that belongs to set `name`."""
+        for coding in codings:
+            found = self.entry(name, _str(coding.get("system")), _str(coding.get("code")))
+            if found is not None:
+                return found
+        return None
+
+    def observation_codes(self) -> tuple[tuple[str, str], ...]:
+        """(system, code) of every Observation code read, as written in the code-set files."""
+        seen: dict[Key, tuple[str, str]] = {}
+        for name in OBSERVATION_SETS:
+            for key, e in self.sets.get(name, {}).items():
+                seen.setdefault(key, (e.system, e.code))
+        return tuple(sorted(seen.values()))
+
+    def is_observation_code(self, system: str | None, code: str | None) -> bool:
+        return bool(system and code) and _key(system or "", code or "") in self._observation_keys
+
+
+def _str(v: Any) -> str | None:
+    return v if isinstance(v, str) else None
+
+
+def _key(system: str, code: str) -> Key:
+    code = code.strip()
+    norm = normalise_system(system)
+    if norm == HGNC_SYSTEM:
+        # "HGNC:1014", "hgnc:1014" and the alias's bare "1014" are one gene.
+        bare = code[5:] if code.upper().startswith("HGNC:") else code
+        code = "HGNC:" + bare
+    return norm, code
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InvalidCodeSets(f"{path.name}: cannot read code sets ({exc})") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("sets", {}), dict):
+        raise InvalidCodeSets(f"{path.name}: expected an object with a 'sets' object")
+    return data
+
+
+def _merge(
+    path: Path,
+    data: Mapping[str, Any],
+    sets: dict[str, dict[Key, CodeEntry]],
+    markers: list[tuple[frozenset[str], str]],
+    words: list[str],
+) -> None:
+    for name, entries in data.get("sets", {}).items():
+        if not isinstance(entries, list):
+            raise InvalidCodeSets(f"{path.name}: set {name!r} must be a list")
+        target = sets.setdefault(str(name), {})
+        for e in entries:
+            if not (isinstance(e, dict) and isinstance(e.get("system"), str)):
+                raise InvalidCodeSets(f"{path.name}: set {name!r} has an entry without system")
+            if not isinstance(e.get("code"), str):
+                raise InvalidCodeSets(f"{path.name}: set {name!r} has an entry without code")
+            entry = CodeEntry(e["system"], e["code"], e.get("status"), e.get("value"))
+            target[_key(entry.system, entry.code)] = entry
+    for rule in data.get("gene_markers", []):
+        markers.append((frozenset(str(g) for g in rule["genes"]), str(rule["marker"])))
+    words.extend(str(w).lower() for w in data.get("frontline_words", []))
+
+
+def load_codesets(extra: Path | None = None) -> CodeSets:
+    """The default code sets, plus the codes of an institution's file `extra` when given."""
+    sets: dict[str, dict[Key, CodeEntry]] = {}
+    markers: list[tuple[frozenset[str], str]] = []
+    words: list[str] = []
+    paths = sorted(CODES_DIR.glob("*.json"))
+    if extra is not None:
+        paths.append(extra)
+    for path in paths:
+        _merge(path, _read(path), sets, markers, words)
+    obs_keys = frozenset(k for name in OBSERVATION_SETS for k in sets.get(name, {}))
+    return CodeSets(
+        sets=sets,
+        gene_markers=tuple(dict.fromkeys(markers)),
+        frontline_words=tuple(dict.fromkeys(words)),
+        _observation_keys=obs_keys,
+    )

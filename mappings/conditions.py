@@ -1,0 +1,219 @@
+"""Conditions: the leukemia, its lineage, the diagnosis date and the relapses.
+
+fhir-contract.md, "The leukemia" and "The relapse" (patterns 1-3).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from mappings.codesets import CodeSets
+from mappings.fhirjson import as_dict, as_list, as_str, codings, full_date, ref
+from service.domain.inputs import Lineage, Site
+
+HISTOLOGY_EXTENSION = (
+    "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-histology-morphology-behavior"
+)
+# Lineage evidence, strongest first (contract: "first match wins").
+LINEAGE_SETS: tuple[str, ...] = ("lineage_primary", "lineage_secondary", "lineage_concept")
+IMMUNOPHENOTYPE_RANK = len(LINEAGE_SETS)
+LINEAGES: dict[str, Lineage] = {item.value: item for item in Lineage}
+
+
+@dataclass(frozen=True, slots=True)
+class LineageEvidence:
+    rank: int
+    lineage: Lineage
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionFacts:
+    ref: str
+    is_all: bool
+    relapse_code: bool
+    relapse_status: bool
+    onset: date | None
+    date: date | None  # onset, else recordedDate
+    lineage: tuple[LineageEvidence, ...]
+    markers: frozenset[str]
+    sites: frozenset[Site] | None
+    not_in_remission: bool
+    refractory: bool
+    hsct: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RelapseFacts:
+    has_all: bool = False
+    diagnosis_date: date | None = None
+    relapsed: bool = False
+    relapse_dates: tuple[date, ...] = ()
+    sites: frozenset[Site] | None = None
+    sources: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+
+def _all_codings(resource: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    found = list(codings(resource.get("code")))
+    for raw in as_list(resource.get("extension")):
+        ext = as_dict(raw)
+        if ext.get("url") == HISTOLOGY_EXTENSION:
+            found.extend(codings(ext.get("valueCodeableConcept")))
+    return found
+
+
+def is_relevant(resource: Mapping[str, Any], codes: CodeSets) -> bool:
+    """Whether the mapping reads this Condition at all (others are not validated)."""
+    cs = _all_codings(resource)
+    names = (
+        "all_condition",
+        *LINEAGE_SETS,
+        "refractory",
+        "hsct_condition",
+        "not_in_remission",
+    )
+    return any(codes.match(n, cs) is not None for n in names)
+
+
+def lineage_of(
+    cs: Sequence[Mapping[str, Any]], codes: CodeSets, source: str
+) -> list[LineageEvidence]:
+    found: list[LineageEvidence] = []
+    for rank, name in enumerate(LINEAGE_SETS):
+        entry = codes.match(name, cs)
+        lineage = LINEAGES.get(entry.value or "") if entry is not None else None
+        if lineage is not None:
+            found.append(LineageEvidence(rank, lineage, source))
+    return found
+
+
+def _sites(resource: Mapping[str, Any], codes: CodeSets) -> frozenset[Site] | None:
+    sites: set[Site] = set()
+    for concept in as_list(resource.get("bodySite")):
+        cs = list(codings(concept))
+        if not cs and not as_str(as_dict(concept).get("text")):
+            continue
+        entry = codes.match("body_site", cs)
+        # Any other coded (or text-only) site is extramedullary "other" (contract, body sites).
+        sites.add(Site(entry.value) if entry is not None and entry.value else Site.OTHER)
+    return frozenset(sites) if sites else None
+
+
+def read_condition(resource: Mapping[str, Any], codes: CodeSets) -> ConditionFacts:
+    r = ref(resource)
+    cs = _all_codings(resource)
+    code_only = list(codings(resource.get("code")))
+    status = list(codings(resource.get("clinicalStatus")))
+    onset = full_date(resource.get("onsetDateTime")) or full_date(
+        as_dict(resource.get("onsetPeriod")).get("start")
+    )
+    markers = frozenset(
+        e.value
+        for c in cs
+        if (e := codes.entry("implied_marker", as_str(c.get("system")), as_str(c.get("code"))))
+        and e.value
+    )
+    return ConditionFacts(
+        ref=r,
+        is_all=codes.match("all_condition", cs) is not None,
+        relapse_code=codes.match("relapse_condition", code_only) is not None,
+        relapse_status=codes.match("relapse_status", status) is not None,
+        onset=onset,
+        date=onset or full_date(resource.get("recordedDate")),
+        lineage=tuple(lineage_of(cs, codes, r)),
+        markers=markers,
+        sites=_sites(resource, codes),
+        not_in_remission=codes.match("not_in_remission", code_only) is not None,
+        refractory=codes.match("refractory", code_only) is not None,
+        hsct=codes.match("hsct_condition", code_only) is not None,
+    )
+
+
+def relapse_facts(conditions: Iterable[ConditionFacts]) -> RelapseFacts:
+    """Diagnosis date, relapse dates and sites from the ALL Conditions (contract patterns 1-3)."""
+    alls = [c for c in conditions if c.is_all]
+    if not alls:
+        return RelapseFacts()
+    warnings: list[str] = []
+    sources: dict[str, tuple[str, ...]] = {}
+    candidates = [c for c in alls if c.relapse_code or c.relapse_status]
+    base = [c for c in alls if not (c.relapse_code or c.relapse_status)]
+    dated_base = [c for c in base if c.date is not None]
+    diagnosis_refs: list[ConditionFacts] = []
+    diagnosis: date | None
+    if dated_base:
+        diagnosis = min(c.date for c in dated_base if c.date is not None)
+        diagnosis_refs = [c for c in dated_base if c.date == diagnosis]
+    else:
+        # Pattern 2: the diagnosis Condition itself carries the relapse status.
+        own = [c for c in candidates if not c.relapse_code and c.date is not None]
+        diagnosis = min((c.date for c in own if c.date is not None), default=None)
+        diagnosis_refs = [c for c in own if c.date == diagnosis]
+    if diagnosis is None:
+        warnings.append(
+            "no dated diagnosis Condition of ALL: the diagnosis date is unknown "
+            f"({', '.join(c.ref for c in alls)})"
+        )
+    else:
+        sources["diagnosis_date"] = tuple(c.ref for c in diagnosis_refs)
+
+    used = {c.ref for c in diagnosis_refs}
+    relapses = [
+        c
+        for c in candidates
+        if c.ref not in used and c.onset is not None and (diagnosis is None or c.onset > diagnosis)
+    ]
+    for c in candidates:
+        if (
+            c.relapse_code
+            and c.onset is not None
+            and diagnosis is not None
+            and c.onset <= diagnosis
+        ):
+            warnings.append(f"{c.ref} records a relapse on or before the diagnosis date: ignored")
+    if not candidates:
+        return RelapseFacts(True, diagnosis, sources=sources, warnings=tuple(warnings))
+    if not relapses:
+        warnings.append(
+            "a relapse is recorded without a relapse date "
+            f"({', '.join(c.ref for c in candidates)}): add a dated relapse Condition "
+            "(onset of the relapse) to assess timing"
+        )
+        sources["relapsed"] = tuple(c.ref for c in candidates)
+        return RelapseFacts(True, diagnosis, True, sources=sources, warnings=tuple(warnings))
+
+    dates = tuple(sorted({c.onset for c in relapses if c.onset is not None}))
+    first = [c for c in relapses if c.onset == dates[0]]
+    site_sets = [c.sites for c in first if c.sites is not None]
+    sites = frozenset().union(*site_sets) if site_sets else None
+    sources["relapsed"] = tuple(c.ref for c in relapses)
+    sources["relapse_date"] = tuple(c.ref for c in first)
+    sources["relapse_dates"] = tuple(
+        c.ref for c in sorted(relapses, key=lambda c: c.onset or dates[0])
+    )
+    sources["relapse_count"] = sources["relapse_dates"]
+    if sites is not None:
+        sources["sites"] = tuple(c.ref for c in first if c.sites is not None)
+    else:
+        warnings.append(f"no relapse site recorded on {', '.join(c.ref for c in first)}")
+    return RelapseFacts(True, diagnosis, True, dates, sites, sources, tuple(warnings))
+
+
+def best_lineage(
+    evidence: Iterable[LineageEvidence],
+) -> tuple[Lineage | None, tuple[str, ...], tuple[str, ...]]:
+    """Lineage, its sources and warnings: the strongest kind of evidence wins."""
+    items = list(evidence)
+    if not items:
+        return None, (), ("lineage unknown: no coded lineage (ICD-O-3, SNOMED or immunophenotype)",)
+    top = min(e.rank for e in items)
+    best = [e for e in items if e.rank == top]
+    kinds = {e.lineage for e in best}
+    refs = tuple(dict.fromkeys(e.source for e in best))
+    if len(kinds) > 1:
+        return None, refs, (f"lineage unknown: conflicting coded lineages in {', '.join(refs)}",)
+    return best[0].lineage, refs, ()

@@ -1,0 +1,352 @@
+"""FHIR resources → `RelapseInputs` (fhir-contract.md). The mapping's public entry points."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date, timedelta
+from typing import Any
+
+from mappings import conditions as cond
+from mappings import observations as obs
+from mappings.codesets import CodeSets
+from mappings.errors import InvalidBundle
+from mappings.fhirjson import as_str, codings, ref, validation_problem
+from mappings.patient import read_patient
+from mappings.therapy import frontline_therapy, hsct_events
+from service.domain.inputs import Genetics, Lineage, MarkerStatus, Mrd, RelapseInputs
+
+MRD_WINDOW = (timedelta(days=21), timedelta(days=60))
+BLAST_WINDOW = timedelta(days=14)
+_OBSERVATION_KINDS = (
+    "mrd",
+    "marrow_blasts",
+    "karyotype",
+    "genomic_variant",
+    "immunophenotype",
+    "end_of_frontline_therapy",
+    "refractory",
+)
+
+
+def resources_from_bundle(bundle: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The resources of a Bundle holding exactly one Patient; `InvalidBundle` otherwise."""
+    if not isinstance(bundle, Mapping) or bundle.get("resourceType") != "Bundle":
+        raise InvalidBundle("expected a FHIR Bundle (resourceType 'Bundle')")
+    entries = bundle.get("entry", [])
+    if not isinstance(entries, list):
+        raise InvalidBundle("Bundle.entry must be a list")
+    resources = [
+        dict(e["resource"])
+        for e in entries
+        if isinstance(e, Mapping) and isinstance(e.get("resource"), Mapping)
+    ]
+    patients = [r for r in resources if r.get("resourceType") == "Patient"]
+    if not patients:
+        raise InvalidBundle("the Bundle holds no Patient")
+    if len(patients) > 1:
+        raise InvalidBundle(f"the Bundle holds {len(patients)} Patients; expected exactly one")
+    return resources
+
+
+class _Record:
+    """The resources the mapping reads, sorted by kind, each validated once."""
+
+    def __init__(self, codes: CodeSets) -> None:
+        self.codes = codes
+        self.warnings: list[str] = []
+        self.patients: list[Mapping[str, Any]] = []
+        self.conditions: list[Mapping[str, Any]] = []
+        self.observations: dict[str, list[Mapping[str, Any]]] = {k: [] for k in _OBSERVATION_KINDS}
+        self.hsct_procedures: list[Mapping[str, Any]] = []
+        self.eot_procedures: list[Mapping[str, Any]] = []
+        self.care_plans: list[Mapping[str, Any]] = []
+        self.specimens: dict[str, Mapping[str, Any]] = {}
+        self.specimen_list: list[Mapping[str, Any]] = []
+
+    def add(self, resource: Any) -> None:
+        if not isinstance(resource, Mapping):
+            self.warnings.append("an entry that is not a resource was skipped")
+            return
+        rtype = resource.get("resourceType")
+        target = self._target(resource, rtype)
+        if target is None:
+            return
+        problem = validation_problem(resource)
+        if problem is not None:
+            self.warnings.append(f"{ref(resource)} could not be read: {problem}")
+            return
+        if target is self.specimen_list:
+            self.specimens[ref(resource)] = resource  # MRD samples refer to it by Specimen/id
+        else:
+            target.append(resource)
+
+    def _target(self, r: Mapping[str, Any], rtype: Any) -> list[Mapping[str, Any]] | None:
+        """Where a resource goes, or None when it is not read (and so not validated)."""
+        codes = self.codes
+        if rtype == "Patient":
+            return self.patients
+        if rtype == "Condition":
+            if _entered_in_error(r):
+                return None
+            return self.conditions if cond.is_relevant(r, codes) else None
+        if rtype == "Observation":
+            if r.get("status") in obs.SKIPPED_STATUSES:
+                return None
+            cs = list(codings(r.get("code")))
+            for kind in _OBSERVATION_KINDS:
+                if codes.match(kind, cs) is not None:
+                    return self.observations[kind]
+            return None
+        if rtype == "Procedure":
+            if r.get("status") in ("entered-in-error", "not-done"):
+                return None
+            cs = list(codings(r.get("code")))
+            if codes.match("hsct_procedure", cs) is not None:
+                return self.hsct_procedures
+            if codes.match("end_of_frontline_therapy", cs) is not None:
+                return self.eot_procedures
+            return None
+        if rtype == "CarePlan":
+            return self.care_plans if r.get("status") != "entered-in-error" else None
+        if rtype == "Specimen":
+            return self.specimen_list
+        return None
+
+
+def _entered_in_error(r: Mapping[str, Any]) -> bool:
+    status = {as_str(c.get("code")) for c in codings(r.get("verificationStatus"))}
+    return bool(status & {"entered-in-error", "refuted"})
+
+
+def extract(resources: Iterable[Mapping[str, Any]], codes: CodeSets) -> RelapseInputs:
+    """Map one patient's FHIR resources (any types, any order) to the relapse inputs."""
+    rec = _Record(codes)
+    for resource in resources:
+        rec.add(resource)
+    warnings = rec.warnings
+    sources: dict[str, tuple[str, ...]] = {}
+
+    patient_ref: str | None = None
+    birth_date: date | None = None
+    sex: str | None = None
+    if rec.patients:
+        p = read_patient(rec.patients[0])
+        patient_ref, birth_date, sex = p.ref, p.birth_date, p.sex
+        warnings.extend(p.warnings)
+        if p.birth_date is not None:
+            sources["birth_date"] = (p.ref,)
+        if len(rec.patients) > 1:
+            warnings.append(f"several Patients; only {p.ref} is read")
+    else:
+        warnings.append("no Patient: birth date and sex are unknown")
+
+    facts = [cond.read_condition(c, codes) for c in rec.conditions]
+    rel = cond.relapse_facts(facts)
+    warnings.extend(rel.warnings)
+    sources.update(rel.sources)
+    first_relapse = rel.relapse_dates[0] if rel.relapse_dates else None
+
+    # Lineage: strongest coded evidence from the ALL Conditions and immunophenotype results.
+    evidence = [e for f in facts if f.is_all or f.lineage for e in f.lineage]
+    for o in rec.observations["immunophenotype"]:
+        found = obs.immunophenotype_lineage(o, codes)
+        if found is not None:
+            evidence.append(found)
+    lineage: Lineage | None = None
+    if rel.has_all:
+        lineage, lineage_refs, lineage_warnings = cond.best_lineage(evidence)
+        warnings.extend(lineage_warnings)
+        if lineage is not None:
+            sources["lineage"] = lineage_refs
+
+    mrd, series = _mrd(rec, first_relapse, warnings, sources)
+    blasts = _blasts(rec, first_relapse, warnings, sources)
+    genetics = _genetics(rec, facts, warnings, sources)
+
+    eot_markers = rec.observations["end_of_frontline_therapy"] + rec.eot_procedures
+    eot_markers = [m for m in eot_markers if not obs.states_absent(m, codes)]
+    therapy = frontline_therapy(eot_markers, rec.care_plans, first_relapse, codes)
+    sources.update(therapy.sources)
+    if rel.relapsed and therapy.end_of_therapy is None and therapy.on_therapy is None:
+        warnings.append("end of frontline therapy not documented")
+
+    hsct_dates, prior_hsct = _hsct(
+        rec,
+        facts=facts,
+        relapse=first_relapse,
+        relapsed=rel.relapsed,
+        warnings=warnings,
+        sources=sources,
+    )
+    refractory = _refractory(rec, facts, first_relapse, sources)
+
+    return RelapseInputs(
+        patient=patient_ref,
+        has_all=rel.has_all,
+        relapsed=rel.relapsed,
+        lineage=lineage,
+        birth_date=birth_date,
+        sex=sex,
+        diagnosis_date=rel.diagnosis_date,
+        relapse_date=first_relapse,
+        relapse_dates=rel.relapse_dates,
+        relapse_count=len(rel.relapse_dates) if rel.relapse_dates else int(rel.relapsed),
+        end_of_therapy=therapy.end_of_therapy,
+        on_therapy=therapy.on_therapy,
+        sites=rel.sites,
+        marrow_blasts=blasts,
+        mrd=mrd,
+        mrd_series=series,
+        genetics=genetics,
+        prior_hsct=prior_hsct,
+        hsct_dates=hsct_dates,
+        refractory=refractory,
+        sources=sources,
+        warnings=tuple(dict.fromkeys(warnings)),
+    )
+
+
+def _mrd(
+    rec: _Record,
+    relapse: date | None,
+    warnings: list[str],
+    sources: dict[str, tuple[str, ...]],
+) -> tuple[Mrd | None, tuple[Mrd, ...]]:
+    marrow: list[Mrd] = []
+    every: list[Mrd] = []
+    for o in rec.observations["mrd"]:
+        reading = obs.read_mrd(o)
+        if reading.problem is not None:
+            warnings.append(reading.problem)
+        if reading.mrd is None:
+            continue
+        every.append(reading.mrd)
+        if obs.is_marrow_sample(o, rec.codes, rec.specimens):
+            marrow.append(reading.mrd)
+    every.sort(key=lambda m: (m.date is None, m.date or date.min))
+    if every:
+        sources["mrd_series"] = tuple(m.source for m in every if m.source)
+    if relapse is None:
+        return None, tuple(every)
+    found = obs.first_in_window(marrow, relapse + MRD_WINDOW[0], relapse + MRD_WINDOW[1])
+    if found is not None and found.source:
+        sources["mrd"] = (found.source,)
+    elif every:
+        warnings.append(
+            "no marrow MRD dated 21-60 days after the relapse: post-induction MRD unknown"
+        )
+    return found, tuple(every)
+
+
+def _blasts(
+    rec: _Record,
+    relapse: date | None,
+    warnings: list[str],
+    sources: dict[str, tuple[str, ...]],
+) -> float | None:
+    if relapse is None:
+        return None
+    best: tuple[int, date, float, str] | None = None
+    for o in rec.observations["marrow_blasts"]:
+        when = obs.observation_date(o)
+        if when is None or abs((when - relapse).days) > BLAST_WINDOW.days:
+            continue
+        reading = obs.read_blasts(o)
+        if reading.problem is not None:
+            warnings.append(reading.problem)
+        if reading.percent is None:
+            continue
+        candidate = (abs((when - relapse).days), when, reading.percent, ref(o))
+        if best is None or candidate[:2] < best[:2]:
+            best = candidate
+    if best is None:
+        return None
+    sources["marrow_blasts"] = (best[3],)
+    return best[2]
+
+
+def _genetics(
+    rec: _Record,
+    facts: list[cond.ConditionFacts],
+    warnings: list[str],
+    sources: dict[str, tuple[str, ...]],
+) -> Genetics:
+    markers: dict[str, MarkerStatus] = {}
+    explicit: set[str] = set()
+    refs: list[str] = []
+    evaluated = False
+
+    def note(marker: str, status: MarkerStatus, source: str) -> None:
+        # A result saying present wins over one saying absent.
+        if markers.get(marker) is not MarkerStatus.PRESENT:
+            markers[marker] = status
+        explicit.add(marker)
+        refs.append(source)
+
+    for o in rec.observations["karyotype"]:
+        text = obs.karyotype_text(o)
+        k = obs.parse_karyotype(text) if text else None
+        if k is None or k.modal is None:
+            warnings.append(f"{ref(o)}: karyotype not understood (ISCN expected)")
+            continue
+        evaluated = True
+        for marker in k.explicit:
+            note(
+                marker, MarkerStatus.PRESENT if marker in k.present else MarkerStatus.ABSENT, ref(o)
+            )
+    for o in rec.observations["genomic_variant"]:
+        result = obs.read_genomic(o, rec.codes)
+        if result.problem is not None:
+            warnings.append(result.problem)
+            continue
+        evaluated = True
+        refs.append(ref(o))
+        for marker, status in result.markers.items():
+            note(marker, status, ref(o))
+    for f in facts:
+        for marker in f.markers:
+            note(marker, MarkerStatus.PRESENT, f.ref)
+    if refs:
+        sources["genetics"] = tuple(dict.fromkeys(refs))
+    return Genetics(evaluated=evaluated, markers=markers, explicit=frozenset(explicit))
+
+
+def _hsct(
+    rec: _Record,
+    *,
+    facts: list[cond.ConditionFacts],
+    relapse: date | None,
+    relapsed: bool,
+    warnings: list[str],
+    sources: dict[str, tuple[str, ...]],
+) -> tuple[tuple[date, ...], bool]:
+    events = hsct_events(rec.hsct_procedures, [(f.ref, f.date) for f in facts if f.hsct])
+    dated = sorted({d for d, _ in events if d is not None})
+    if events:
+        sources["hsct_dates"] = tuple(r for _, r in events)
+    before = [r for d, r in events if d is not None and relapse is not None and d < relapse]
+    if before:
+        sources["prior_hsct"] = tuple(before)
+    elif events and relapsed and (relapse is None or any(d is None for d, _ in events)):
+        warnings.append(
+            "an HSCT is documented but cannot be placed before the relapse "
+            f"({', '.join(r for _, r in events)}): prior HSCT not counted"
+        )
+    return tuple(dated), bool(before)
+
+
+def _refractory(
+    rec: _Record,
+    facts: list[cond.ConditionFacts],
+    relapse: date | None,
+    sources: dict[str, tuple[str, ...]],
+) -> bool:
+    refs = [f.ref for f in facts if f.refractory]
+    refs += [ref(o) for o in rec.observations["refractory"] if not obs.states_absent(o, rec.codes)]
+    if relapse is not None:
+        refs += [
+            f.ref for f in facts if f.not_in_remission and f.onset is not None and f.onset > relapse
+        ]
+    if refs:
+        sources["refractory"] = tuple(refs)
+    return bool(refs)

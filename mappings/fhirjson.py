@@ -1,0 +1,104 @@
+"""Lenient readers of plain FHIR JSON, and per-resource validation with fhir.resources.R4B."""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Iterator, Mapping
+from datetime import date
+from typing import Any
+
+from pydantic import ValidationError
+
+_MODELS: dict[str, Any] = {}
+_MODULES = {
+    "Patient": "patient",
+    "Condition": "condition",
+    "Observation": "observation",
+    "Procedure": "procedure",
+    "CarePlan": "careplan",
+    "Specimen": "specimen",
+}
+_FULL_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
+
+
+def ref(resource: Mapping[str, Any]) -> str:
+    """`Type/id` of a resource: the only identifier warnings and sources may carry."""
+    rtype = resource.get("resourceType")
+    rid = resource.get("id")
+    return (
+        f"{rtype if isinstance(rtype, str) else 'Resource'}/{rid if isinstance(rid, str) else '?'}"
+    )
+
+
+def validation_problem(resource: Mapping[str, Any]) -> str | None:
+    """None when the resource validates as R4B, else a short reason without any value."""
+    rtype = resource.get("resourceType")
+    if not isinstance(rtype, str) or rtype not in _MODULES:
+        return "unsupported resource type"
+    model = _MODELS.get(rtype)
+    if model is None:
+        module = importlib.import_module(f"fhir.resources.R4B.{_MODULES[rtype]}")
+        model = _MODELS.setdefault(rtype, getattr(module, rtype))
+    try:
+        model.model_validate(dict(resource))
+    except ValidationError as exc:
+        errors = exc.errors()
+        loc = errors[0]["loc"] if errors else ()
+        where = ".".join(str(p) for p in loc if not str(p).startswith("function"))
+        return f"invalid field '{where}'" if where else "invalid resource"
+    except (ValueError, TypeError):
+        return "invalid resource"
+    return None
+
+
+def as_dict(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def as_str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def codings(concept: Any) -> Iterator[Mapping[str, Any]]:
+    """The codings of a CodeableConcept (a dict), or of a list of them."""
+    concepts = concept if isinstance(concept, list) else [concept]
+    for c in concepts:
+        for coding in as_list(as_dict(c).get("coding")):
+            if isinstance(coding, Mapping):
+                yield coding
+
+
+def full_date(value: Any) -> date | None:
+    """The calendar date of a FHIR date/dateTime as written; None when partial or invalid.
+
+    The local date of a dateTime is kept (no shift to UTC): clinical dates are local.
+    """
+    text = as_str(value)
+    if text is None:
+        return None
+    m = _FULL_DATE.match(text)
+    if m is None:
+        return None
+    try:
+        return date(int(m[1]), int(m[2]), int(m[3]))
+    except ValueError:
+        return None
+
+
+def is_partial_date(value: Any) -> bool:
+    """A date written but not to the day (e.g. "2020-05"), or not a date at all."""
+    return value is not None and full_date(value) is None
+
+
+def reference_target(reference: Any) -> str | None:
+    """`Type/id` of a Reference, with any base URL or history dropped."""
+    text = as_str(as_dict(reference).get("reference"))
+    if not text:
+        return None
+    parts = text.split("/_history/")[0].rstrip("/").split("/")
+    return "/".join(parts[-2:]) if len(parts) >= 2 else None
