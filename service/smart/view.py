@@ -1,0 +1,237 @@
+"""What the page shows, computed from the assessment so the templates stay simple."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from service.cards import ADDITION_TEXT, PLAN_TEXT
+from service.domain.assessment import SCHEME_TITLES, Assessment
+from service.domain.evidence import BY_ID
+from service.smart.config import FHIR_ID, RESOURCE_TYPES
+from service.smart.timeline import Timeline, build_timeline, format_mrd
+
+SECTIONS: tuple[tuple[str, str], ...] = (
+    ("summary", "Summary"),
+    ("timeline", "Timeline"),
+    ("schemes", "Risk schemes"),
+    ("changes", "What would change the answer"),
+    ("pathway", "Pathway"),
+    ("evidence", "Evidence"),
+    ("inputs", "Inputs"),
+    ("warnings", "Warnings"),
+)
+SECTION_IDS = frozenset(s for s, _ in SECTIONS)
+
+TIMING_TEXT: dict[str, str] = {
+    "very_early": "very early",
+    "early": "early",
+    "late": "late",
+    "indeterminate": "indeterminate",
+}
+SITE_PATTERN_TEXT: dict[str, str] = {
+    "isolated_marrow": "isolated marrow",
+    "combined": "combined",
+    "isolated_extramedullary": "isolated extramedullary",
+    "indeterminate": "indeterminate",
+}
+# The timing definition each scheme uses (risk-schemes.md §2.1).
+SCHEME_TIMING: dict[str, str] = {
+    "bfm": "bfm",
+    "allr3": "bfm",
+    "cog": "cog",
+    "intreall": "bfm",
+    "inpog": "bfm",
+}
+INPUT_LABELS: dict[str, str] = {
+    "lineage": "Lineage",
+    "diagnosis_date": "Diagnosis date",
+    "relapse_date": "Relapse date",
+    "end_of_therapy": "End of frontline therapy",
+    "on_therapy": "On frontline therapy at relapse",
+    "sites": "Relapse sites",
+    "marrow_blasts": "Marrow blasts at relapse (%)",
+    "mrd": "Post-induction MRD",
+    "genetics": "Genetics",
+    "birth_date": "Birth date",
+    "sex": "Sex",
+    "age_at_diagnosis": "Age at diagnosis (years)",
+    "relapse_count": "Relapse count",
+    "prior_hsct": "Prior HSCT",
+    "refractory": "Refractory disease",
+}
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    ref: str  # "Type/id" as the mapping recorded it
+    rtype: str | None  # set when the app can show the resource
+    rid: str | None
+
+
+@dataclass(frozen=True)
+class InputRow:
+    name: str
+    label: str
+    value: str
+    sources: tuple[SourceRef, ...]
+
+
+@dataclass(frozen=True)
+class EvidenceRow:
+    id: str
+    figure: str
+    source: str
+
+
+@dataclass(frozen=True)
+class SchemeRow:
+    key: str
+    title: str
+    group: str
+    rule: str
+    timing: str
+    missing: tuple[str, ...]
+    reason: str
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Page:
+    patient_name: str
+    patient_details: str
+    status: str
+    schemes: tuple[SchemeRow, ...]
+    site_pattern: str
+    inputs: tuple[InputRow, ...]
+    timeline: Timeline
+    plan: str
+    plan_text: str
+    additions: tuple[tuple[str, str], ...]
+    evidence: tuple[EvidenceRow, ...]
+    pathway: Any  # service.domain.assessment.Pathway
+    changes: Any  # tuple[Change, ...]
+    warnings: tuple[str, ...]
+    failures: tuple[tuple[str, str], ...]  # (what, why)
+
+
+def patient_name(patient: Mapping[str, Any]) -> str:
+    """The display name of a FHIR Patient; for the page only, never for logs."""
+    names = [n for n in patient.get("name") or [] if isinstance(n, dict)]
+    official = [n for n in names if n.get("use") == "official"] or names
+    if not official:
+        return "Unnamed patient"
+    name = official[0]
+    if isinstance(name.get("text"), str) and name["text"].strip():
+        return str(name["text"]).strip()
+    given = " ".join(str(g) for g in name.get("given") or [])
+    return " ".join(p for p in (given, str(name.get("family") or "")) if p) or "Unnamed patient"
+
+
+def _value(name: str, data: Mapping[str, Any], assessment: Assessment) -> str:
+    raw: Any = data.get(name)
+    mrd = assessment.inputs.mrd
+    if name == "mrd":
+        if mrd is None:
+            return "not documented"
+        return f"{format_mrd(mrd)} on {mrd.date.isoformat() if mrd.date else 'unknown date'}"
+    if name == "genetics":
+        if raw["status"] == "not_tested":
+            return "not tested"
+        present = ", ".join(raw["present"]) or "no marker reported present"
+        uncovered = raw.get("not_covered") or []
+        extra = f"; not covered by any result: {', '.join(uncovered)}" if uncovered else ""
+        return f"evaluated: {present}{extra}"
+    if name == "sites":
+        return "not documented" if raw is None else ", ".join(raw) or "none"
+    if isinstance(raw, bool):
+        return "yes" if raw else "no"
+    return "not documented" if raw is None else str(raw)
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _source(ref: str) -> SourceRef:
+    rtype, _, rid = ref.partition("/")
+    if rtype in RESOURCE_TYPES and FHIR_ID.fullmatch(rid):
+        return SourceRef(ref, rtype, rid)
+    return SourceRef(ref, None, None)
+
+
+def build_page(
+    assessment: Assessment,
+    patient: Mapping[str, Any],
+    failures: Mapping[str, str],
+    failure_labels: Mapping[str, str],
+) -> Page:
+    data = assessment.to_json()
+    timing = data["timing"]
+    schemes = tuple(
+        SchemeRow(
+            key=key,
+            title=SCHEME_TITLES.get(key, key),
+            group=r.group,
+            rule=r.rule,
+            timing=TIMING_TEXT.get(timing[SCHEME_TIMING.get(key, "bfm")], "?"),
+            missing=r.missing,
+            reason=r.reason,
+            notes=r.notes,
+        )
+        for key, r in assessment.schemes.items()
+    )
+    sources = data["sources"]
+    inputs = tuple(
+        InputRow(
+            name,
+            label,
+            _value(name, data["inputs"], assessment),
+            tuple(_source(ref) for ref in sources.get(name, ())),
+        )
+        for name, label in INPUT_LABELS.items()
+    )
+    details = ", ".join(
+        p
+        for p in (
+            f"born {patient['birthDate']}" if isinstance(patient.get("birthDate"), str) else "",
+            str(patient["gender"]) if isinstance(patient.get("gender"), str) else "",
+        )
+        if p
+    )
+    return Page(
+        patient_name=patient_name(patient),
+        patient_details=details,
+        status=assessment.status,
+        schemes=schemes,
+        site_pattern=SITE_PATTERN_TEXT.get(assessment.site_pattern, assessment.site_pattern),
+        inputs=inputs,
+        timeline=build_timeline(assessment.inputs),
+        plan=assessment.pathway.plan,
+        plan_text=_sentence(PLAN_TEXT.get(assessment.pathway.plan, assessment.pathway.plan)),
+        additions=tuple(
+            (a, _sentence(ADDITION_TEXT.get(a, a))) for a in assessment.pathway.additions
+        ),
+        evidence=tuple(
+            EvidenceRow(ev, BY_ID[ev].figure, BY_ID[ev].source)
+            for ev in assessment.pathway.evidence
+            if ev in BY_ID
+        ),
+        pathway=assessment.pathway,
+        changes=assessment.changes,
+        warnings=assessment.warnings,
+        failures=tuple((failure_labels.get(k, k), why) for k, why in sorted(failures.items())),
+    )
+
+
+def view_from_app_context(app_context: str | None) -> str:
+    """The section an `appContext` such as "view=pathway" asks to open; "summary" otherwise."""
+    if not app_context:
+        return "summary"
+    for part in app_context.replace(";", "&").split("&"):
+        key, _, value = part.strip().partition("=")
+        candidate = value if value else key
+        if (key == "view" or not value) and candidate in SECTION_IDS:
+            return candidate
+    return "summary"
