@@ -1,0 +1,142 @@
+"""Synthetic relapsed-ALL records of any size, for benchmarks, load and property tests.
+
+The record follows fhir-contract.md: a B-ALL diagnosis, a dated marrow relapse, marrow blasts and
+a post-induction MRD; the rest are frontline-era MRD results that must not change the assessment.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+from typing import Any
+
+CONCEPT = "urn:relapse-all-cds:concept"
+AS_OF = date(2026, 11, 22)
+DIAGNOSIS = date(2016, 1, 10)
+RELAPSE = date(2021, 5, 2)
+BIRTH = date(2012, 3, 4)
+# Fixed resources of every record: Patient, 2 Conditions, blasts and post-induction MRD.
+CORE = 5
+
+Resource = dict[str, Any]
+
+
+def _concept(code: str) -> dict[str, Any]:
+    return {"coding": [{"system": CONCEPT, "code": code}]}
+
+
+def _observation(rid: str, patient: str, code: str, when: date, value: Any) -> Resource:
+    return {
+        "resourceType": "Observation",
+        "id": rid,
+        "status": "final",
+        "code": _concept(code),
+        "subject": {"reference": f"Patient/{patient}"},
+        "effectiveDateTime": when.isoformat(),
+        **value,
+    }
+
+
+def _percent(value: float) -> dict[str, Any]:
+    return {
+        "valueQuantity": {
+            "value": value,
+            "unit": "%",
+            "system": "http://unitsofmeasure.org",
+            "code": "%",
+        }
+    }
+
+
+def synthetic_record(
+    size: int,
+    *,
+    patient: str = "bench-1",
+    mrd_percent: float | None = 0.05,
+    mrd_days_after_relapse: int = 35,
+) -> list[Resource]:
+    """`size` resources (at least CORE) of one patient; `mrd_percent=None` leaves MRD out."""
+    if size < CORE:
+        raise ValueError(f"a record needs at least {CORE} resources")
+    ref = {"reference": f"Patient/{patient}"}
+    resources: list[Resource] = [
+        {
+            "resourceType": "Patient",
+            "id": patient,
+            "gender": "male",
+            "birthDate": BIRTH.isoformat(),
+        },
+        {
+            "resourceType": "Condition",
+            "id": f"{patient}-dx",
+            "subject": ref,
+            "code": {"coding": [{"system": "http://snomed.info/sct", "code": "277571004"}]},
+            "onsetDateTime": DIAGNOSIS.isoformat(),
+        },
+        {
+            "resourceType": "Condition",
+            "id": f"{patient}-rel",
+            "subject": ref,
+            "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "C91.02"}]},
+            "onsetDateTime": RELAPSE.isoformat(),
+            "bodySite": [{"coding": [{"system": "http://snomed.info/sct", "code": "14016003"}]}],
+        },
+        _observation(f"{patient}-blasts", patient, "marrow-blasts", RELAPSE, _percent(40.0)),
+    ]
+    if mrd_percent is not None:
+        when = RELAPSE + timedelta(days=mrd_days_after_relapse)
+        resources.append(
+            _observation(f"{patient}-mrd", patient, "mrd", when, _percent(mrd_percent))
+        )
+    # Frontline-era MRD results: read by the mapper, irrelevant to the relapse.
+    for i in range(size - len(resources)):
+        when = DIAGNOSIS + timedelta(days=30 + i % 1500)
+        value = _percent(round(0.001 * (1 + i % 97), 4))
+        resources.append(_observation(f"{patient}-f{i}", patient, "mrd", when, value))
+    return resources
+
+
+def searchset(resources: list[Resource]) -> Resource:
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": len(resources),
+        "entry": [{"resource": r} for r in resources],
+    }
+
+
+def prefetch_of(resources: list[Resource]) -> dict[str, Any]:
+    """The prefetch an EHR would send for our templates."""
+    by_type: dict[str, list[Resource]] = {}
+    for resource in resources:
+        by_type.setdefault(resource["resourceType"], []).append(resource)
+    return {
+        "patient": by_type["Patient"][0],
+        "conditions": searchset(by_type.get("Condition", [])),
+        "observations": searchset(by_type.get("Observation", [])),
+        "procedures": searchset(by_type.get("Procedure", [])),
+        "careplans": searchset(by_type.get("CarePlan", [])),
+    }
+
+
+def collection(resources: list[Resource]) -> Resource:
+    """A collection Bundle, as `relapse-cds assess` reads."""
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {"fullUrl": f"urn:uuid:{r['resourceType']}-{r['id']}", "resource": r} for r in resources
+        ],
+    }
+
+
+def hook_body(patient: str, prefetch: dict[str, Any] | None, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "hook": "patient-view",
+        "hookInstance": str(uuid.uuid4()),
+        "context": {"patientId": patient, "userId": "Practitioner/bench"},
+        **extra,
+    }
+    if prefetch is not None:
+        body["prefetch"] = prefetch
+    return body
