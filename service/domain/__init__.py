@@ -2,3 +2,108 @@
 
 No Flask, no HTTP, no clock, no I/O here: the caller passes `as_of`.
 """
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+from dateutil.relativedelta import relativedelta
+
+from service.domain.assessment import (
+    INDETERMINATE,
+    NOT_APPLICABLE,
+    SCHEMES,
+    Assessment,
+    Pathway,
+    SchemeResult,
+    Timing,
+)
+from service.domain.changes import what_would_change
+from service.domain.evidence import select_evidence
+from service.domain.facts import build_space
+from service.domain.inputs import RelapseInputs, Site
+from service.domain.pathway import pathway_for
+from service.domain.schemes import assess_scheme
+from service.domain.sites import read_sites
+from service.domain.timing import bfm_timing, call_timing, cog_timing
+
+PRIMARY_SCHEMES: tuple[str, ...] = SCHEMES
+_BASE_RULES = {
+    "bfm": "BFM",
+    "allr3": "ALLR3",
+    "cog": "COG",
+    "intreall": "INTREALL",
+    "inpog": "INPOG",
+}
+
+__all__ = ["PRIMARY_SCHEMES", "assess"]
+
+
+def assess(inputs: RelapseInputs, as_of: date, primary: str = "bfm") -> Assessment:
+    """Classify a patient's first relapse under every scheme and plan by the primary one."""
+    if primary not in PRIMARY_SCHEMES:
+        raise ValueError(f"unknown primary scheme {primary!r}; use one of {PRIMARY_SCHEMES}")
+    dx, rel = inputs.diagnosis_date, inputs.relapse_date
+    age = (
+        None
+        if dx is None or inputs.birth_date is None
+        else relativedelta(dx, inputs.birth_date).years
+    )
+    if not inputs.has_all or not inputs.relapsed:
+        return _without_relapse(inputs, as_of, primary, age)
+    reading = read_sites(inputs.sites, inputs.marrow_blasts)
+    space = build_space(inputs, age)
+    schemes = {name: assess_scheme(name, space) for name in SCHEMES}
+    pathway = pathway_for(space, primary, schemes[primary])
+    marrow_values = {Site.MARROW in s for s in reading.possible}
+    marrow = marrow_values.pop() if len(marrow_values) == 1 else None
+    timing = Timing(
+        bfm=bfm_timing(dx, rel, inputs.end_of_therapy, inputs.on_therapy),
+        cog=cog_timing(dx, rel, marrow),
+        call0603=call_timing(dx, rel),
+    )
+    evidence = select_evidence(
+        inputs.lineage,
+        timing=timing,
+        marrow=marrow,
+        sites=reading.possible[0] if len(reading.possible) == 1 else None,
+        plan=pathway.plan,
+        additions=pathway.additions,
+    )
+    pathway = replace(pathway, evidence=evidence)
+    return Assessment(
+        as_of=as_of,
+        inputs=inputs,
+        status="relapsed",
+        timing=timing,
+        site_pattern=reading.pattern,
+        age_at_diagnosis=age,
+        schemes=schemes,
+        pathway=pathway,
+        changes=what_would_change(inputs, space, primary, schemes[primary], pathway),
+        warnings=inputs.warnings + reading.warnings,
+    )
+
+
+def _without_relapse(
+    inputs: RelapseInputs, as_of: date, primary: str, age: int | None
+) -> Assessment:
+    status, why = (
+        ("no_all", "No acute lymphoblastic leukemia is documented.")
+        if not inputs.has_all
+        else ("no_relapse", "No relapse is documented.")
+    )
+    return Assessment(
+        as_of=as_of,
+        inputs=inputs,
+        status=status,
+        timing=Timing(INDETERMINATE, INDETERMINATE, INDETERMINATE),
+        site_pattern=INDETERMINATE,
+        age_at_diagnosis=age,
+        schemes={
+            name: SchemeResult(NOT_APPLICABLE, _BASE_RULES[name], (), why) for name in SCHEMES
+        },
+        pathway=Pathway(primary, INDETERMINATE, (), (), why),
+        warnings=inputs.warnings,
+    )

@@ -1,0 +1,31 @@
+"""ALLR3 (`ALLR3`; risk-schemes.md §3.2): the BFM cells, grouped as the seed's Table 1 does."""
+
+from __future__ import annotations
+
+from service.domain.facts import Facts
+from service.domain.schemes import bfm
+from service.domain.schemes.cell import Cell, first_relapse_only, mpal, table_cell
+from service.domain.sites import ISOLATED_EXTRAMEDULLARY
+from service.domain.timing import VERY_EARLY
+
+RULE = "ALLR3"
+FROM_BFM: dict[str, str] = {"S1": "standard", "S2": "intermediate", "S3": "high", "S4": "high"}
+VERY_EARLY_IEM_NOTE = (
+    "Some secondary tables place a very early isolated extramedullary relapse in ALLR3 high "
+    "risk; this follows the seed review's Table 1 (intermediate)."
+)
+
+# The world dimensions (facts.Space) this scheme reads.
+READS = frozenset({"lineage", "dx", "eot", "sites"})
+
+
+def classify(f: Facts) -> Cell:
+    excluded = first_relapse_only(f, RULE, "ALLR3") or mpal(f, RULE, "ALLR3")
+    if excluded:
+        return excluded
+    s = bfm.strategic_group(f)
+    group = FROM_BFM[s]
+    notes: tuple[str, ...] = ()
+    if f.timing_bfm == VERY_EARLY and f.pattern == ISOLATED_EXTRAMEDULLARY:
+        notes = (VERY_EARLY_IEM_NOTE,)
+    return Cell(group, RULE, f"{table_cell(f)} → {s} → {group}", notes)

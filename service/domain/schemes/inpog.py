@@ -1,0 +1,63 @@
+"""InPOG-ALL-R1 (`INPOG`; risk-schemes.md §3.5): high if any criterion holds, else standard."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from service.domain.facts import DIMENSIONS, Facts
+from service.domain.inputs import Lineage, Site
+from service.domain.schemes.cell import Cell, first_relapse_only
+from service.domain.timing import EARLY, LATE, VERY_EARLY
+
+RULE = "INPOG"
+MRD_THRESHOLD = 1e-4
+
+# The world dimensions (facts.Space) this scheme reads: all of them.
+READS = DIMENSIONS
+
+
+def _isolated_testis_b(f: Facts) -> bool:
+    return f.lineage is Lineage.B and f.sites == {Site.TESTIS}
+
+
+# The high-risk criteria in the spec's order; the first that holds names the reason.
+HIGH_RISK: tuple[tuple[str, Callable[[Facts], bool]], ...] = (
+    ("mixed phenotype (MPAL)", lambda f: f.lineage is Lineage.MPAL),
+    ("high-risk genetics", lambda f: f.high_risk_genetics),
+    ("age ≥ 15 years at diagnosis", lambda f: f.age15),
+    ("very early relapse", lambda f: f.timing_bfm == VERY_EARLY),
+    ("T lineage with marrow involved", lambda f: f.lineage is Lineage.T and f.marrow),
+    ("early relapse with marrow involved", lambda f: f.timing_bfm == EARLY and f.marrow),
+    (
+        "early isolated extramedullary relapse other than isolated testicular B lineage",
+        lambda f: f.timing_bfm == EARLY and not f.marrow and not _isolated_testis_b(f),
+    ),
+    (
+        "late B lineage relapse with marrow involved and post-induction MRD ≥ 1e-4",
+        lambda f: (
+            f.timing_bfm == LATE
+            and f.lineage is Lineage.B
+            and f.marrow
+            and not f.mrd.below(MRD_THRESHOLD)
+        ),
+    ),
+)
+
+
+def classify(f: Facts) -> Cell:
+    excluded = first_relapse_only(f, RULE, "InPOG-ALL-R1")
+    if excluded:
+        return excluded
+    for reason, holds in HIGH_RISK:
+        if holds(f):
+            return Cell("high", RULE, f"{reason[0].upper()}{reason[1:]} → high")
+    if not f.marrow:
+        cell = "isolated extramedullary" if f.timing_bfm == LATE else "isolated testicular B"
+    else:
+        cell = "B lineage marrow, MRD < 1e-4"
+    timing = "late" if f.timing_bfm == LATE else "early"
+    return Cell(
+        "standard",
+        RULE,
+        f"{timing.capitalize()} {cell}, no high-risk genetics, age < 15 → standard",
+    )
