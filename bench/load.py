@@ -1,0 +1,113 @@
+"""Load clients run in their own process: `python -m bench.load hooks|feedback URL ...`.
+
+Prints one JSON object with the counts; the exit code is 0 even with errors (the caller asserts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import requests
+
+from bench.data import hook_body, prefetch_of, synthetic_record
+
+TIMEOUT = (3.05, 30.0)
+SERVICE = "relapsed-all-risk"
+
+
+def hooks(url: str, seconds: float, threads: int, size: int) -> dict[str, Any]:
+    """Hook calls with a prefetch, from `threads` clients, for `seconds`."""
+    prefetch = prefetch_of(synthetic_record(size))
+    statuses: Counter[str] = Counter()
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def client() -> None:
+        with requests.Session() as session:
+            while time.monotonic() < stop:
+                try:
+                    response = session.post(
+                        f"{url}/cds-services/{SERVICE}",
+                        json=hook_body("bench-1", prefetch),
+                        timeout=TIMEOUT,
+                    )
+                    ok = response.status_code == 200 and len(response.json()["cards"]) > 0
+                    outcome = str(response.status_code) if ok else f"bad-{response.status_code}"
+                except requests.RequestException as exc:
+                    outcome = type(exc).__name__
+                with lock:
+                    statuses[outcome] += 1
+
+    with ThreadPoolExecutor(threads) as pool:
+        for _ in range(threads):
+            pool.submit(client)
+    return {"requests": sum(statuses.values()), "statuses": dict(statuses)}
+
+
+def feedback_body(card: str) -> dict[str, Any]:
+    return {
+        "feedback": [
+            {
+                "card": card,
+                "outcome": "accepted",
+                "acceptedSuggestions": [{"id": str(uuid.uuid4())}],
+                "outcomeTimestamp": "2026-11-22T10:00:00Z",
+            }
+        ]
+    }
+
+
+def feedback(url: str, count: int, threads: int) -> dict[str, Any]:
+    """`count` feedback posts, each for a distinct card, `threads` at a time."""
+    local = threading.local()
+
+    def post(_: int) -> str:
+        session = getattr(local, "session", None)
+        if session is None:
+            session = local.session = requests.Session()
+        try:
+            response = session.post(
+                f"{url}/cds-services/{SERVICE}/feedback",
+                json=feedback_body(str(uuid.uuid4())),
+                timeout=TIMEOUT,
+            )
+        except requests.RequestException as exc:
+            return type(exc).__name__
+        return str(response.status_code)
+
+    with ThreadPoolExecutor(threads) as pool:
+        statuses = Counter(pool.map(post, range(count)))
+    return {"requests": count, "statuses": dict(statuses)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.load")
+    commands = parser.add_subparsers(dest="command", required=True)
+    hook = commands.add_parser("hooks")
+    hook.add_argument("url")
+    hook.add_argument("--seconds", type=float, default=10.0)
+    hook.add_argument("--threads", type=int, default=4)
+    hook.add_argument("--size", type=int, default=20)
+    back = commands.add_parser("feedback")
+    back.add_argument("url")
+    back.add_argument("--count", type=int, default=1000)
+    back.add_argument("--threads", type=int, default=32)
+    args = parser.parse_args()
+    if args.command == "hooks":
+        result = hooks(args.url, args.seconds, args.threads, args.size)
+    else:
+        result = feedback(args.url, args.count, args.threads)
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""The service under gunicorn in a subprocess, as `relapse-cds serve` runs it, on loopback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from service.demo.servers import free_port
+
+BIN = Path(sys.executable).parent
+
+
+@dataclass(frozen=True)
+class Served:
+    url: str
+    process: subprocess.Popen[bytes]
+
+    def worker_pids(self) -> list[int]:
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return [int(pid) for pid in children.read_text().split()]
+
+    def worker_rss_kib(self) -> dict[int, int]:
+        return {pid: rss_kib(pid) for pid in self.worker_pids()}
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def service_env(database_url: str, **settings: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RELAPSE_CDS_")}
+    env.update(
+        RELAPSE_CDS_AUTH="none",
+        RELAPSE_CDS_DATABASE_URL=database_url,
+        **{f"RELAPSE_CDS_{k.upper()}": v for k, v in settings.items()},
+    )
+    return env
+
+
+@contextmanager
+def relapse_cds_serve(
+    env: Mapping[str, str], *, workers: int = 2, log: Path | None = None
+) -> Iterator[Served]:
+    """`relapse-cds serve` itself."""
+    port = free_port()
+    argv = [str(BIN / "relapse-cds"), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    with _served([*argv, "--workers", str(workers)], port, env, log) as served:
+        yield served
+
+
+@contextmanager
+def gunicorn_app(
+    factory: str, env: Mapping[str, str], *, workers: int = 2, log: Path | None = None
+) -> Iterator[Served]:
+    """gunicorn with the options `relapse-cds serve` uses, on an app factory ("mod:fn()")."""
+    port = free_port()
+    argv = [
+        str(BIN / "gunicorn"),
+        "--preload",
+        "--workers",
+        str(workers),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--timeout",
+        "30",
+        factory,
+    ]
+    with _served(argv, port, env, log) as served:
+        yield served
+
+
+@contextmanager
+def _served(
+    argv: list[str], port: int, env: Mapping[str, str], log: Path | None
+) -> Iterator[Served]:
+    with ExitStack() as stack:
+        out = stack.enter_context(log.open("ab")) if log else subprocess.DEVNULL
+        process = subprocess.Popen(argv, env=dict(env), stdout=out, stderr=out)
+        served = Served(f"http://127.0.0.1:{port}", process)
+        try:
+            _wait_until_up(served)
+            yield served
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=15)
+
+
+def _wait_until_up(served: Served, limit: float = 60.0) -> None:
+    give_up = time.monotonic() + limit
+    while time.monotonic() < give_up:
+        if served.process.poll() is not None:
+            raise RuntimeError(f"the server exited with {served.process.returncode}")
+        try:
+            if requests.get(f"{served.url}/cds-services", timeout=(1.0, 5.0)).ok:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"the server did not answer within {limit} s")
