@@ -264,7 +264,9 @@ def create_ehr_app(
         try:
             grant = server.get_consent_grant(end_user=user)
         except OAuth2Error as error:
-            return f"Invalid authorization request: {error.error}", 400
+            # Redirects with `error=` once the redirect URI is trusted, else a 400.
+            refused: Response = server.handle_error_response(request, error)
+            return refused
         if decision is None:
             return render_template_string(
                 _AUTHORIZE_PAGE,

@@ -1,0 +1,105 @@
+"""Real loopback stack for the SMART app: sekmet-fhir, the demo EHR and the app."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from cds_hooks.fhir import FhirClient
+from mappings.codesets import load_codesets
+from service.demo.ehr import create_ehr_app
+from service.engine import EngineResult, fetch_and_assess
+from service.smart import SmartConfig, create_smart_blueprint
+from tests.servers import load_bundle, sekmet_server, wsgi_server
+
+DATA = Path(__file__).resolve().parent / "data"
+AS_OF = date(2026, 11, 22)
+
+
+class LateApp:
+    """A WSGI app set after its server started, so it can know its own URL."""
+
+    def __init__(self) -> None:
+        self.app: Any = None
+
+    def __call__(self, environ: Any, start_response: Any) -> Any:
+        return self.app(environ, start_response)
+
+
+def make_smart_app(*, scope_style: str = "v2") -> Flask:
+    codes = load_codesets()
+
+    def assess(client: FhirClient, patient_id: str) -> EngineResult:
+        return fetch_and_assess(
+            client,
+            patient_id,
+            codes=codes,
+            primary="bfm",
+            as_of=AS_OF,
+            deadline=time.monotonic() + 20,
+        )
+
+    config = SmartConfig(
+        client_id="relapse-cds-app",
+        redirect_url=None,
+        scopes="openid fhirUser",
+        scope_style="v1" if scope_style == "v1" else "v2",
+        client_secret=None,
+        session_secret=b"test-session-secret-0123456789",
+    )
+    app = Flask(__name__)
+    app.register_blueprint(create_smart_blueprint(config, assess))
+    return app
+
+
+@dataclass(frozen=True)
+class Stack:
+    fhir: str  # sekmet FHIR base
+    app: str  # root URL of the SMART app server
+    ehr: str  # root URL of the demo EHR
+
+    @property
+    def iss(self) -> str:
+        return f"{self.ehr}/fhir"
+
+
+@pytest.fixture(scope="session")
+def fhir_base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with sekmet_server(tmp_path_factory.mktemp("sekmet")) as base:
+        for path in sorted(DATA.glob("*.json")):
+            load_bundle(base, json.loads(path.read_text(encoding="utf-8")))
+        yield base
+
+
+@pytest.fixture(scope="session")
+def app_url() -> Iterator[str]:
+    holder = LateApp()
+    with wsgi_server(holder) as url:
+        holder.app = make_smart_app()
+        yield url
+
+
+StackFactory = Callable[..., Stack]
+
+
+@pytest.fixture
+def make_stack(fhir_base: str, app_url: str) -> Iterator[StackFactory]:
+    """Start a demo EHR (options as for create_ehr_app) in front of the shared FHIR server."""
+    with ExitStack() as stack:
+
+        def start(**options: Any) -> Stack:
+            holder = LateApp()
+            ehr_url = stack.enter_context(wsgi_server(holder))
+            holder.app = create_ehr_app(fhir_base, ehr_url, f"{app_url}/app/launch", **options)
+            return Stack(fhir_base, app_url, ehr_url)
+
+        yield start
