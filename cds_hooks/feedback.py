@@ -66,6 +66,8 @@ class FeedbackStore:
     def __init__(self, database_url: str) -> None:
         self.engine = create_engine(database_url)
         metadata.create_all(self.engine)
+        # gunicorn forks after this: a pooled connection would be shared by every worker.
+        self.engine.dispose()
 
     def add(self, service_id: str, items: Sequence[FeedbackItem]) -> int:
         """Store `items`; returns how many were new (duplicates are ignored)."""
