@@ -1,0 +1,264 @@
+"""The endpoints end to end in a tiny Flask app with a dummy service."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+import flask
+import pytest
+import requests
+import responses
+from flask.testing import FlaskClient
+
+from cds_hooks.auth import JwtAuthenticator
+from cds_hooks.blueprint import HooksConfig, create_blueprint
+from cds_hooks.feedback import FeedbackStore
+from cds_hooks.models import check_cards_response
+from tests.cds_hooks.conftest import PUBLIC_URL, SERVICES, TokenFactory, hook_body
+
+ORIGIN = "https://ehr.example.org"
+
+
+@pytest.fixture
+def client(app: flask.Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def auth(make_token: TokenFactory, path: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {make_token(audience=PUBLIC_URL + path)}"}
+
+
+def test_discovery_lists_services(client: FlaskClient, make_token: TokenFactory) -> None:
+    response = client.get("/cds-services", headers=auth(make_token, "/cds-services"))
+    assert response.status_code == 200
+    services = response.get_json()["services"]
+    assert services[0] == {
+        "hook": "patient-view",
+        "title": "Echo",
+        "description": "Counts the prefetched patient",
+        "id": "echo",
+        "prefetch": {"patient": "Patient/{{context.patientId}}"},
+    }
+    assert "prefetch" not in services[1]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/cds-services"),
+        ("POST", "/cds-services/echo"),
+        ("POST", "/cds-services/echo/feedback"),
+    ],
+)
+def test_every_endpoint_requires_a_token(client: FlaskClient, method: str, path: str) -> None:
+    response = client.open(path, method=method, json=hook_body())
+    assert response.status_code == 401
+    assert response.data == b""
+
+
+def test_token_for_another_endpoint_is_refused(
+    client: FlaskClient, make_token: TokenFactory
+) -> None:
+    response = client.post(
+        "/cds-services/echo", json=hook_body(), headers=auth(make_token, "/cds-services")
+    )
+    assert response.status_code == 401
+
+
+def test_hook_call_with_prefetch_returns_valid_cards(
+    client: FlaskClient, make_token: TokenFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = hook_body()
+    with caplog.at_level(logging.INFO, logger="cds_hooks"):
+        response = client.post(
+            "/cds-services/echo", json=body, headers=auth(make_token, "/cds-services/echo")
+        )
+    assert response.status_code == 200
+    payload = response.get_json()
+    assert check_cards_response(payload) == []
+    assert payload["cards"][0]["summary"] == "1 patient resource(s)"
+    logged = " ".join(r.getMessage() for r in caplog.records if r.levelno >= logging.INFO)
+    assert body["hookInstance"] in logged
+    assert "status=200" in logged
+    assert "p1" not in logged
+    assert "Bearer" not in logged
+
+
+@responses.activate
+def test_absent_prefetch_is_fetched_with_the_ehr_token(
+    client: FlaskClient, make_token: TokenFactory
+) -> None:
+    responses.add_passthru("http://127.0.0.1")  # the loopback JWKS server
+    responses.get("https://fhir.example.org/Patient/p1", json={"resourceType": "Patient"})
+    body = hook_body(
+        prefetch=None,
+        fhirServer="https://fhir.example.org",
+        fhirAuthorization={
+            "access_token": "ehr-token",
+            "token_type": "Bearer",
+            "expires_in": 300,
+            "scope": "patient/Patient.read",
+            "subject": "cds",
+        },
+    )
+    response = client.post(
+        "/cds-services/echo", json=body, headers=auth(make_token, "/cds-services/echo")
+    )
+    assert response.status_code == 200
+    fhir_calls = [c for c in responses.calls if (c.request.url or "").startswith("https://fhir")]
+    assert fhir_calls[0].request.headers["Authorization"] == "Bearer ehr-token"
+
+
+def test_missing_required_prefetch_is_412_operation_outcome(
+    client: FlaskClient, make_token: TokenFactory
+) -> None:
+    response = client.post(
+        "/cds-services/echo",
+        json=hook_body(prefetch=None),
+        headers=auth(make_token, "/cds-services/echo"),
+    )
+    assert response.status_code == 412
+    outcome = response.get_json()
+    assert outcome["resourceType"] == "OperationOutcome"
+    assert outcome["issue"][0]["code"] == "not-found"
+    assert "'patient'" in outcome["issue"][0]["diagnostics"]
+
+
+def test_unknown_service_is_404(client: FlaskClient, make_token: TokenFactory) -> None:
+    response = client.post(
+        "/cds-services/nope", json=hook_body(), headers=auth(make_token, "/cds-services/nope")
+    )
+    assert response.status_code == 404
+    assert response.get_json()["error"] == "not_found"
+
+
+def test_non_json_body_is_415(client: FlaskClient, make_token: TokenFactory) -> None:
+    response = client.post(
+        "/cds-services/echo", data="hello", headers=auth(make_token, "/cds-services/echo")
+    )
+    assert response.status_code == 415
+    assert response.get_json()["error"] == "unsupported_media_type"
+
+
+def test_broken_json_is_400(client: FlaskClient, make_token: TokenFactory) -> None:
+    response = client.post(
+        "/cds-services/echo",
+        data="{",
+        content_type="application/json",
+        headers=auth(make_token, "/cds-services/echo"),
+    )
+    assert response.status_code == 400
+    assert response.get_json()["field"] == "body"
+
+
+def test_invalid_request_names_the_field(client: FlaskClient, make_token: TokenFactory) -> None:
+    response = client.post(
+        "/cds-services/echo",
+        json=hook_body(context={"patientId": "../../x", "userId": "Practitioner/1"}),
+        headers=auth(make_token, "/cds-services/echo"),
+    )
+    assert response.status_code == 400
+    assert response.get_json() == {
+        "error": "bad_request",
+        "field": "context.patientId",
+        "message": "must be a FHIR id ([A-Za-z0-9-.]{1,64})",
+    }
+
+
+def test_wrong_hook_for_the_service_is_400(client: FlaskClient, make_token: TokenFactory) -> None:
+    response = client.post(
+        "/cds-services/echo",
+        json=hook_body(hook="order-sign"),
+        headers=auth(make_token, "/cds-services/echo"),
+    )
+    assert response.get_json()["field"] == "hook"
+
+
+def test_handler_errors_are_500_without_internals(
+    client: FlaskClient, make_token: TokenFactory
+) -> None:
+    response = client.post(
+        "/cds-services/broken", json=hook_body(), headers=auth(make_token, "/cds-services/broken")
+    )
+    assert response.status_code == 500
+    assert b"secret internals" not in response.data
+    assert response.get_json()["error"] == "internal_error"
+
+
+def test_preflight_needs_no_token_and_gets_cors_headers(client: FlaskClient) -> None:
+    response = client.options(
+        "/cds-services/echo",
+        headers={"Origin": ORIGIN, "Access-Control-Request-Method": "POST"},
+    )
+    assert response.status_code == 204
+    assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
+    assert response.headers["Access-Control-Allow-Headers"] == "Authorization, Content-Type"
+
+
+def test_unlisted_origin_gets_no_cors_headers(client: FlaskClient) -> None:
+    response = client.options("/cds-services/echo", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in response.headers
+
+
+def test_errors_carry_cors_headers_too(client: FlaskClient) -> None:
+    response = client.get("/cds-services", headers={"Origin": ORIGIN})
+    assert response.status_code == 401
+    assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
+
+
+def _feedback(card: str) -> dict[str, Any]:
+    return {
+        "feedback": [
+            {
+                "card": card,
+                "outcome": "overridden",
+                "outcomeTimestamp": "2026-11-22T21:30:00-06:00",
+            }
+        ]
+    }
+
+
+def test_feedback_is_stored_once(
+    client: FlaskClient, make_token: TokenFactory, feedback_store: FeedbackStore
+) -> None:
+    body = _feedback(str(uuid.uuid4()))
+    path = "/cds-services/echo/feedback"
+    for _ in range(2):
+        response = client.post(path, json=body, headers=auth(make_token, path))
+        assert response.status_code == 200
+    assert feedback_store.count() == 1
+
+
+def test_bad_feedback_is_400(client: FlaskClient, make_token: TokenFactory) -> None:
+    path = "/cds-services/echo/feedback"
+    response = client.post(path, json=_feedback("x"), headers=auth(make_token, path))
+    assert response.status_code == 400
+    assert response.get_json()["field"] == "feedback[0].card"
+
+
+def test_feedback_for_unknown_service_is_404(client: FlaskClient, make_token: TokenFactory) -> None:
+    path = "/cds-services/nope/feedback"
+    response = client.post(path, json=_feedback(str(uuid.uuid4())), headers=auth(make_token, path))
+    assert response.status_code == 404
+
+
+def test_audience_falls_back_to_the_request_url(
+    authenticator: JwtAuthenticator, feedback_store: FeedbackStore, make_token: TokenFactory
+) -> None:
+    config = HooksConfig(
+        authenticator, feedback_store, requests.Session, None, (), (1.0, 1.0), 1.0, 1
+    )
+    app = flask.Flask(__name__)
+    app.register_blueprint(create_blueprint(SERVICES, config))
+    local = make_token(audience="http://localhost/cds-services")
+    public = make_token()
+    client = app.test_client()
+    assert (
+        client.get("/cds-services", headers={"Authorization": f"Bearer {local}"}).status_code == 200
+    )
+    assert (
+        client.get("/cds-services", headers={"Authorization": f"Bearer {public}"}).status_code
+        == 401
+    )
