@@ -134,7 +134,7 @@ def create_smart_blueprint(config: SmartConfig, assess: Assess) -> Blueprint:
             raise _Problem(
                 400,
                 "The EHR address is missing or invalid",
-                "The app must be opened with an `iss` parameter naming the EHR's FHIR server "
+                "The app must be opened with an iss parameter naming the EHR's FHIR server "
                 "over HTTPS.",
                 "Open the app from the EHR, or ask your EHR administrator to check the app's "
                 "launch settings.",

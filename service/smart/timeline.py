@@ -15,13 +15,13 @@ from markupsafe import Markup, escape
 
 from service.domain.inputs import Comparator, Mrd, RelapseInputs
 
-WIDTH = 520
-HEIGHT = 250
-_LEFT, _RIGHT = 58, 14
-_EVENT_Y = 62
-_MRD_TOP, _MRD_BOTTOM = 110, 215
+WIDTH = 460
+HEIGHT = 256
+_LEFT, _RIGHT = 62, 14
+_EVENT_Y = 64
+_MRD_TOP, _MRD_BOTTOM = 122, 222
 _LOG_MIN, _LOG_MAX = -6, 0  # 1e-6 .. 1 (100 %)
-THRESHOLDS: tuple[tuple[float, str], ...] = ((1e-3, "0.1 %"), (1e-4, "0.01 %"))
+THRESHOLDS: tuple[tuple[float, str], ...] = ((1e-3, "1e-3 (0.1 %)"), (1e-4, "1e-4 (0.01 %)"))
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class Event:
     when: date
     kind: str  # diagnosis / end_of_therapy / relapse / hsct
     label: str
+    short: str  # in the figure, where space is tight
 
 
 @dataclass(frozen=True)
@@ -46,13 +47,21 @@ def format_mrd(m: Mrd) -> str:
 def events(inputs: RelapseInputs) -> list[Event]:
     found: list[Event] = []
     if inputs.diagnosis_date:
-        found.append(Event(inputs.diagnosis_date, "diagnosis", "Diagnosis"))
+        found.append(Event(inputs.diagnosis_date, "diagnosis", "Diagnosis", "Diagnosis"))
     if inputs.end_of_therapy:
-        found.append(Event(inputs.end_of_therapy, "end_of_therapy", "End of frontline therapy"))
+        found.append(
+            Event(
+                inputs.end_of_therapy,
+                "end_of_therapy",
+                "End of frontline therapy",
+                "End of therapy",
+            )
+        )
     relapses = inputs.relapse_dates or ((inputs.relapse_date,) if inputs.relapse_date else ())
     for n, when in enumerate(relapses, start=1):
-        found.append(Event(when, "relapse", f"Relapse {n}" if len(relapses) > 1 else "Relapse"))
-    found.extend(Event(when, "hsct", "HSCT") for when in inputs.hsct_dates)
+        label = f"Relapse {n}" if len(relapses) > 1 else "Relapse"
+        found.append(Event(when, "relapse", label, label))
+    found.extend(Event(when, "hsct", "HSCT", "HSCT") for when in inputs.hsct_dates)
     return sorted(found, key=lambda e: e.when)
 
 
@@ -87,7 +96,7 @@ def _svg(evs: list[Event], mrds: list[tuple[date, Mrd]], first: date, last: date
     out: list[str] = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
         'class="timeline" role="img" aria-labelledby="tl-title tl-desc" '
-        'font-family="system-ui, sans-serif" font-size="11">',
+        'font-family="system-ui, sans-serif" font-size="14">',
         '<title id="tl-title">Course of the disease</title>',
         '<desc id="tl-desc">Events on a time axis, and MRD results on a logarithmic axis; '
         "the same facts are listed as text below the figure.</desc>",
@@ -106,17 +115,17 @@ def _svg(evs: list[Event], mrds: list[tuple[date, Mrd]], first: date, last: date
     for n, e in enumerate(evs):
         ex = x(e.when)
         # Alternate label rows so close events stay readable.
-        ly = _EVENT_Y - 16 - 13 * (n % 2)
+        ly = _EVENT_Y - 14 - 16 * (n % 2)
         anchor = "start" if ex < WIDTH / 2 else "end"
         out.append(_marker(e.kind, ex, _EVENT_Y))
         out.append(
             f'<text x="{ex:.1f}" y="{ly}" text-anchor="{anchor}">'
-            f"{escape(e.label)} {e.when.isoformat()}</text>"
+            f"{escape(e.short)} {e.when:%Y-%m}</text>"
         )
     # MRD panel.
     out.append(
         f'<line x1="{_LEFT}" y1="{_MRD_TOP}" x2="{_LEFT}" y2="{_MRD_BOTTOM}" class="axis"/>'
-        f'<text x="4" y="{_MRD_TOP - 6}">MRD (log)</text>'
+        f'<text x="4" y="{_MRD_TOP - 14}">MRD (log scale)</text>'
     )
     for exp in range(_LOG_MIN, _LOG_MAX + 1, 2):
         ty = y(10.0**exp)
@@ -130,8 +139,7 @@ def _svg(evs: list[Event], mrds: list[tuple[date, Mrd]], first: date, last: date
         out.append(
             f'<line x1="{_LEFT}" y1="{ty:.1f}" x2="{WIDTH - _RIGHT}" y2="{ty:.1f}" '
             'class="threshold"/>'
-            f'<text x="{WIDTH - _RIGHT}" y="{ty - 3:.1f}" text-anchor="end" class="muted">'
-            f"{value:.0e} ({label})</text>"
+            f'<text x="{_LEFT + 4}" y="{ty - 3:.1f}" class="muted">{label}</text>'
         )
     for when, m in mrds:
         mx, my = x(when), y(m.value)
