@@ -1,0 +1,126 @@
+"""The SMART app's pure helpers: scopes, appContext, timeline figure, sessions, names."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import pytest
+
+from service.domain.inputs import Comparator, Mrd, RelapseInputs
+from service.smart.config import SmartConfig
+from service.smart.sessions import MAX_PENDING, Pending, SessionStore
+from service.smart.timeline import build_timeline, format_mrd
+from service.smart.view import patient_name, view_from_app_context
+
+
+def _config(style: str) -> SmartConfig:
+    return SmartConfig(
+        client_id="c",
+        redirect_url=None,
+        scopes="openid fhirUser launch",
+        scope_style="v1" if style == "v1" else "v2",
+        client_secret=None,
+        session_secret=b"0123456789abcdef",
+    )
+
+
+def test_scopes_follow_the_launch_kind_and_the_scope_style() -> None:
+    v1 = _config("v1").requested_scopes(ehr_launch=False).split()
+    v2 = _config("v2").requested_scopes(ehr_launch=True).split()
+    assert v1[:3] == ["launch/patient", "openid", "fhirUser"]
+    assert "patient/Condition.read" in v1
+    assert "patient/Condition.rs" in v2
+    assert v2.count("launch") == 1  # no duplicate when configured scopes repeat it
+    assert not any(s.endswith(".rs") for s in v1)
+
+
+@pytest.mark.parametrize(
+    ("app_context", "view"),
+    [
+        ("view=pathway", "pathway"),
+        ("view=schemes&x=1", "schemes"),
+        ("pathway", "pathway"),
+        ("view=../../etc", "summary"),
+        ("other=pathway", "summary"),
+        (None, "summary"),
+    ],
+)
+def test_app_context_opens_only_known_sections(app_context: str | None, view: str) -> None:
+    assert view_from_app_context(app_context) == view
+
+
+def test_mrd_is_shown_in_percent_with_its_comparator() -> None:
+    assert format_mrd(Mrd(1e-4, Comparator.LT, None)) == "< 0.01 %"
+    assert format_mrd(Mrd(0.005, Comparator.EQ, None)) == "0.5 %"
+
+
+def _y_of(svg: str, pattern: str) -> float:
+    match = re.search(pattern, svg)
+    assert match, pattern
+    return float(match.group(1))
+
+
+def test_timeline_places_mrd_on_a_log_axis_against_the_thresholds() -> None:
+    inputs = RelapseInputs(
+        diagnosis_date=date(2016, 1, 10),
+        end_of_therapy=date(2018, 5, 1),
+        relapse_date=date(2021, 3, 1),
+        relapse_dates=(date(2021, 3, 1),),
+        hsct_dates=(date(2021, 9, 1),),
+        mrd_series=(
+            Mrd(1e-2, Comparator.EQ, date(2021, 3, 31)),
+            Mrd(1e-4, Comparator.LT, date(2021, 5, 1)),
+            Mrd(1e-3, Comparator.EQ, None),
+        ),
+    )
+    t = build_timeline(inputs)
+    svg = str(t.svg)
+    y_1e3 = _y_of(svg, r'y1="([\d.]+)"[^>]*class="threshold"')
+    y_points = [float(v) for v in re.findall(r'cy="([\d.]+)" r="4"', svg)]
+    # One decade is the same height everywhere on a log axis: 1e-2 sits one decade above 1e-3.
+    decade = y_points[1] - y_points[0]
+    assert decade > 0
+    assert y_1e3 == pytest.approx(y_points[0] + decade / 2)
+    assert 'class="mrd-open"' in svg  # "<1e-4" is drawn as an upper bound
+    assert svg.count('class="threshold"') == 2
+    assert svg.count("<title>MRD") == 2  # the undated MRD cannot be placed
+    assert t.text == (
+        "2016-01-10: Diagnosis",
+        "2018-05-01: End of frontline therapy",
+        "2021-03-01: Relapse",
+        "2021-03-31: MRD 1 %",
+        "2021-05-01: MRD < 0.01 %",
+        "2021-09-01: HSCT",
+        "undated: MRD 0.1 %",
+    )
+
+
+def test_timeline_without_dates_has_no_figure() -> None:
+    assert str(build_timeline(RelapseInputs()).svg) == ""
+
+
+def test_session_store_finds_sessions_only_by_their_cookie_and_expires_them() -> None:
+    now = [0.0]
+    store = SessionStore(b"s" * 16, ttl=10, clock=lambda: now[0])
+    sid, session = store.create()
+    assert store.get(sid) is session
+    assert store.get("guess") is None
+    for n in range(MAX_PENDING + 2):
+        store.add_pending(session, f"state{n}", Pending("i", "t", "v", "r"))
+    assert store.take_pending(session, "state0") is None  # oldest dropped
+    assert store.take_pending(session, f"state{MAX_PENDING + 1}") is not None
+    assert store.take_pending(session, f"state{MAX_PENDING + 1}") is None  # one use only
+    now[0] = 11
+    assert store.get(sid) is None
+
+
+def test_patient_name_prefers_the_official_name() -> None:
+    patient = {
+        "name": [
+            {"use": "nickname", "given": ["Bri"]},
+            {"use": "official", "given": ["Brian", "L"], "family": "Example"},
+        ]
+    }
+    assert patient_name(patient) == "Brian L Example"
+    assert patient_name({}) == "Unnamed patient"
