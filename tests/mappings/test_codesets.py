@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,7 @@ SCT = "http://snomed.info/sct"
 
 
 def _file_entries() -> list[tuple[str, dict[str, str]]]:
-    out = []
+    out: list[tuple[str, dict[str, str]]] = []
     for path in sorted(CODES_DIR.glob("*.json")):
         for name, entries in json.loads(path.read_text())["sets"].items():
             out.extend((name, e) for e in entries)
@@ -93,7 +94,7 @@ def test_an_institution_file_adds_a_local_mrd_code(tmp_path: Path) -> None:
     codes = load_codesets(local)
     assert ("http://lab.example.org/codes", "MRD-FC") in codes.observation_codes()
     assert codes.entry("mrd", "urn:relapse-all-cds:concept", "mrd") is not None  # defaults kept
-    resources = [
+    resources: list[dict[str, Any]] = [
         {"resourceType": "Patient", "id": "p", "birthDate": "2012-01-01"},
         {
             "resourceType": "Condition",
