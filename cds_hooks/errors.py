@@ -167,7 +167,9 @@ class FhirInvalidResponse(FhirError):
 def error_response(exc: BaseException) -> flask.Response:
     """The one mapping from an exception to an HTTP response."""
     if not isinstance(exc, CdsHooksError):
-        logger.exception("unexpected error")
+        # The message and traceback may quote patient data: type at ERROR, details at DEBUG.
+        logger.error("unexpected error: %s", type(exc).__name__)
+        logger.debug("unexpected error details", exc_info=exc)
         exc = CdsHooksError("unexpected")
     if isinstance(exc, Unauthorized):
         logger.debug("unauthorized: %s", exc.reason)
