@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -62,7 +62,6 @@ class CodeSets:
     sets: Mapping[str, Mapping[Key, CodeEntry]]
     gene_markers: tuple[tuple[frozenset[str], str], ...] = ()
     frontline_words: tuple[str, ...] = ()
-    _observation_keys: frozenset[Key] = field(default=frozenset(), repr=False)
 
     def entry(self, name: str, system: str | None, code: str | None) -> CodeEntry | None:
         """The entry of set `name` for this coding, or None."""
@@ -85,9 +84,6 @@ class CodeSets:
             for key, e in self.sets.get(name, {}).items():
                 seen.setdefault(key, (e.system, e.code))
         return tuple(sorted(seen.values()))
-
-    def is_observation_code(self, system: str | None, code: str | None) -> bool:
-        return bool(system and code) and _key(system or "", code or "") in self._observation_keys
 
 
 def _str(v: Any) -> str | None:
@@ -147,10 +143,8 @@ def load_codesets(extra: Path | None = None) -> CodeSets:
         paths.append(extra)
     for path in paths:
         _merge(path, _read(path), sets, markers, words)
-    obs_keys = frozenset(k for name in OBSERVATION_SETS for k in sets.get(name, {}))
     return CodeSets(
         sets=sets,
         gene_markers=tuple(dict.fromkeys(markers)),
         frontline_words=tuple(dict.fromkeys(words)),
-        _observation_keys=obs_keys,
     )

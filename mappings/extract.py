@@ -147,7 +147,7 @@ def extract(resources: Iterable[Mapping[str, Any]], codes: CodeSets) -> RelapseI
     first_relapse = rel.relapse_dates[0] if rel.relapse_dates else None
 
     # Lineage: strongest coded evidence from the ALL Conditions and immunophenotype results.
-    evidence = [e for f in facts if f.is_all or f.lineage for e in f.lineage]
+    evidence = [e for f in facts for e in f.lineage]
     for o in rec.observations["immunophenotype"]:
         found = obs.immunophenotype_lineage(o, codes)
         if found is not None:
