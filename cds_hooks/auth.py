@@ -85,6 +85,7 @@ class SqlJtiStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         _jti_metadata.create_all(engine)
+        engine.dispose()  # as in FeedbackStore: forked workers must not share a pooled connection
 
     def add(self, issuer: str, jti: str, expires_at: float) -> bool:
         statement = insert_ignoring_duplicates(self._engine, jti_table)
