@@ -448,10 +448,10 @@ def _check_no_empty(value: object, path: str, problems: list[str]) -> None:
     if value is None:
         problems.append(f"{path}: null is not allowed")
     elif isinstance(value, dict):
-        if path.endswith(".resource") or ".resource." in path:
-            return  # FHIR resources follow FHIR's own rules
         for key, item in value.items():
-            _check_no_empty(item, f"{path}.{key}", problems)
+            # FHIR resources follow FHIR's rules; an extension's content is its owner's.
+            if key not in ("resource", "extension"):
+                _check_no_empty(item, f"{path}.{key}", problems)
     elif isinstance(value, list):
         if not value and path != "response.cards":
             problems.append(f"{path}: empty list is not allowed")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from importlib import resources
 from typing import Any
 
 import requests
-from flask import Flask, request
+from flask import Flask, render_template, request
 
 from cds_hooks.auth import (
     Authenticator,
@@ -21,18 +22,29 @@ from cds_hooks.auth import (
 from cds_hooks.blueprint import HooksConfig, create_blueprint
 from cds_hooks.discovery import ServiceDefinition
 from cds_hooks.feedback import FeedbackStore
+from cds_hooks.fhir import FhirClient
 from cds_hooks.models import Card, HookRequest
 from cds_hooks.prefetch import Prefetched
 from mappings.codesets import CodeSets, load_codesets
 from service.cards import build_cards
-from service.engine import REQUIRED_KEYS, assess_resources, prefetch_templates
+from service.demo.catalog import demo_patients
+from service.engine import (
+    REQUIRED_KEYS,
+    EngineResult,
+    assess_resources,
+    fetch_and_assess,
+    prefetch_templates,
+)
 from service.settings import Settings, SettingsError, local_today
+from service.smart import SmartConfig, create_smart_blueprint
 
 log = logging.getLogger(__name__)
 
 SERVICE_ID = "relapsed-all-risk"
 # Read once: the OpenAPI 3.1 description of the CDS Hooks endpoints (for clients and fuzzing).
 OPENAPI = (resources.files("service") / "openapi.json").read_bytes()
+# A hook request is a few hundred kB even with a large prefetch; refuse what is not one.
+MAX_REQUEST_BYTES = 16 * 1024 * 1024
 
 
 def create_app(
@@ -46,10 +58,12 @@ def create_app(
     app = Flask(__name__)
     app.config["RELAPSE_SETTINGS"] = settings
     app.secret_key = settings.session_secret
+    app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
 
+    feedback = FeedbackStore(settings.database_url)
     hooks = HooksConfig(
-        authenticator=_authenticator(settings, session_factory),
-        feedback_store=FeedbackStore(settings.database_url),
+        authenticator=_authenticator(settings, session_factory, feedback),
+        feedback_store=feedback,
         session_factory=session_factory,
         public_url=settings.public_url,
         cors_origins=settings.cors_origins,
@@ -75,16 +89,56 @@ def create_app(
         ),
     )
     app.register_blueprint(create_blueprint([service], hooks))
+    app.register_blueprint(
+        create_smart_blueprint(_smart_config(settings), _smart_assess(settings, codes, today))
+    )
     app.add_url_rule(
         "/openapi.json",
         "openapi",
         lambda: app.response_class(OPENAPI, mimetype="application/json"),
     )
+    # The demo patients are listed only when a demo EHR can launch them.
+    patients = demo_patients() if settings.demo_ehr_url else []
+    app.add_url_rule(
+        "/",
+        "start",
+        lambda: render_template("start.html", patients=patients, ehr=settings.demo_ehr_url),
+    )
     return app
 
 
+def _smart_config(settings: Settings) -> SmartConfig:
+    return SmartConfig(
+        client_id=settings.smart_client_id,
+        redirect_url=settings.smart_redirect_url,
+        scopes="openid fhirUser",
+        scope_style="v1" if settings.smart_scope_style == "v1" else "v2",
+        client_secret=settings.smart_client_secret,
+        session_secret=settings.session_secret,
+        allowed_issuers=settings.smart_allowed_issuers,
+    )
+
+
+def _smart_assess(
+    settings: Settings, codes: CodeSets, today: Callable[[], date]
+) -> Callable[[FhirClient, str], EngineResult]:
+    def assess(client: FhirClient, patient_id: str) -> EngineResult:
+        return fetch_and_assess(
+            client,
+            patient_id,
+            codes=codes,
+            primary=settings.primary_scheme,
+            as_of=today(),
+            deadline=time.monotonic() + settings.deadline_seconds,
+        )
+
+    return assess
+
+
 def _authenticator(
-    settings: Settings, session_factory: Callable[[], requests.Session]
+    settings: Settings,
+    session_factory: Callable[[], requests.Session],
+    feedback: FeedbackStore,
 ) -> Authenticator:
     if settings.auth == "none":
         log.warning("RELAPSE_CDS_AUTH=none: CDS Hooks requests are NOT authenticated")
@@ -94,7 +148,8 @@ def _authenticator(
     return JwtAuthenticator(
         load_trusted_issuers(settings.trusted_issuers),
         session_factory(),
-        SqlJtiStore(settings.database_url),
+        # Replays are refused across gunicorn workers: they share the feedback database.
+        SqlJtiStore(feedback.engine),
     )
 
 

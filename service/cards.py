@@ -17,7 +17,7 @@ from service.domain.assessment import (
     SCHEME_TITLES,
     Assessment,
 )
-from service.domain.evidence import EVIDENCE
+from service.domain.evidence import BY_ID
 from service.engine import KEY_LABELS, EngineResult
 
 ASSESSMENT_EXTENSION = "relapse-all-cds.assessment"
@@ -270,7 +270,7 @@ def _pathway_detail(a: Assessment) -> str:
     if p.evidence:
         lines += ["", "**Evidence:**", ""]
         for ev in p.evidence:
-            item = EVIDENCE[ev]
+            item = BY_ID[ev]
             lines.append(f"- `{ev}`: {item.figure} ({item.source})")
     lines += ["", DISCLAIMER]
     return "\n".join(lines)

@@ -40,6 +40,8 @@ class Settings:
     smart_client_secret: str | None = None
     smart_redirect_url: str | None = None
     smart_scope_style: str = "v2"
+    # FHIR bases the SMART app may be launched from (empty: any; set it in production).
+    smart_allowed_issuers: tuple[str, ...] = ()
     # Demo only: the local test EHR that the start page links to for "launch as the EHR would".
     demo_ehr_url: str | None = None
     session_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
@@ -87,9 +89,7 @@ class Settings:
             auth=(get("AUTH") or "jwt").lower(),
             trusted_issuers=Path(issuers) if issuers else None,
             public_url=(get("PUBLIC_URL") or "").rstrip("/") or None,
-            cors_origins=tuple(
-                o.strip() for o in (get("CORS_ORIGINS") or "").split(",") if o.strip()
-            ),
+            cors_origins=_list(get("CORS_ORIGINS")),
             database_url=get("DATABASE_URL") or cls.database_url,
             codesets=Path(codesets) if codesets else None,
             fhir_connect_timeout=number("FHIR_CONNECT_TIMEOUT", cls.fhir_connect_timeout),
@@ -100,6 +100,12 @@ class Settings:
             smart_client_secret=get("SMART_CLIENT_SECRET"),
             smart_redirect_url=get("SMART_REDIRECT_URL"),
             smart_scope_style=(get("SMART_SCOPE_STYLE") or cls.smart_scope_style).lower(),
+            smart_allowed_issuers=_list(get("SMART_ALLOWED_ISSUERS")),
             demo_ehr_url=get("DEMO_EHR_URL"),
             session_secret=secret.encode() if secret else secrets.token_bytes(32),
         )
+
+
+def _list(value: str | None) -> tuple[str, ...]:
+    """A comma-separated setting."""
+    return tuple(item.strip() for item in (value or "").split(",") if item.strip())

@@ -18,6 +18,6 @@ FROZEN_NOW = datetime(2026, 11, 22, 21, 30, tzinfo=ZoneInfo("America/Chicago"))
 
 
 @pytest.fixture
-def frozen_clock() -> Iterator[time_machine.Coordinates]:
+def frozen_clock() -> Iterator[time_machine.Traveller]:
     with time_machine.travel(FROZEN_NOW, tick=False) as traveller:
         yield traveller
