@@ -37,6 +37,7 @@ from service.engine import (
 )
 from service.settings import Settings, SettingsError, local_today
 from service.smart import SmartConfig, create_smart_blueprint
+from service.warmup import warm_up
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,7 @@ def create_app(
         "openapi",
         lambda: app.response_class(OPENAPI, mimetype="application/json"),
     )
+    warm_up(codes, settings.primary_scheme)
     # The demo patients are listed only when a demo EHR can launch them.
     patients = demo_patients() if settings.demo_ehr_url else []
     app.add_url_rule(
