@@ -7,6 +7,7 @@ as ratios. Prints a markdown table, then the profile of the hot path.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
 import statistics
@@ -267,6 +268,8 @@ def table(rows: list[Row]) -> str:
 
 
 def main() -> int:
+    # The in-process FHIR proxy's access log would drown the table.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="relapse-bench-") as name:
         tmp = Path(name)
