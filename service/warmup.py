@@ -22,13 +22,23 @@ def _coded(system: str, code: str) -> dict[str, Any]:
 
 # One resource of every type the engine reads, shaped to reach the schemes and the cards.
 WARM_UP_RECORD: tuple[dict[str, Any], ...] = (
-    {"resourceType": "Patient", "id": "warm-up", "birthDate": "2010-01-01", "gender": "female"},
+    {
+        "resourceType": "Patient",
+        "id": "warm-up",
+        "birthDate": "2010-01-01",
+        "gender": "female",
+        "name": [{"given": ["Warm"], "family": "Up"}],
+    },
     {
         "resourceType": "Condition",
         "id": "warm-up-dx",
         "subject": _SUBJECT,
         "code": _coded("http://snomed.info/sct", "277571004"),
+        "clinicalStatus": _coded(
+            "http://terminology.hl7.org/CodeSystem/condition-clinical", "active"
+        ),
         "onsetDateTime": "2014-01-01",
+        "recordedDate": "2014-01-02",
     },
     {
         "resourceType": "Condition",
@@ -45,7 +55,33 @@ WARM_UP_RECORD: tuple[dict[str, Any], ...] = (
         "subject": _SUBJECT,
         "code": _coded("urn:relapse-all-cds:concept", "mrd"),
         "effectiveDateTime": "2019-02-05",
-        "valueString": "<0.01%",
+        "valueQuantity": {"value": 0.01, "unit": "%", "system": "http://unitsofmeasure.org"},
+        "bodySite": _coded("http://snomed.info/sct", "14016003"),
+        "specimen": {"reference": "Specimen/warm-up"},
+    },
+    {
+        "resourceType": "Observation",
+        "id": "warm-up-karyotype",
+        "status": "final",
+        "subject": _SUBJECT,
+        "code": _coded("http://loinc.org", "62356-1"),
+        "effectivePeriod": {"start": "2014-01-01"},
+        "valueString": "46,XY,t(9;22)(q34;q11)[20]",
+    },
+    {
+        "resourceType": "Observation",
+        "id": "warm-up-variant",
+        "status": "final",
+        "subject": _SUBJECT,
+        "code": _coded("http://loinc.org", "69548-6"),
+        "effectiveDateTime": "2014-01-02T10:00:00Z",
+        "valueCodeableConcept": _coded("http://loinc.org", "LA9633-4"),
+        "component": [
+            {
+                "code": _coded("http://loinc.org", "48018-6"),
+                "valueCodeableConcept": _coded("http://www.genenames.org", "HGNC:11998"),
+            }
+        ],
     },
     {
         "resourceType": "Procedure",
@@ -53,7 +89,7 @@ WARM_UP_RECORD: tuple[dict[str, Any], ...] = (
         "status": "completed",
         "subject": _SUBJECT,
         "code": _coded("urn:relapse-all-cds:concept", "end-of-frontline-therapy"),
-        "performedDateTime": "2016-01-01",
+        "performedPeriod": {"start": "2016-01-01", "end": "2016-01-01"},
     },
     {
         "resourceType": "CarePlan",
@@ -62,6 +98,7 @@ WARM_UP_RECORD: tuple[dict[str, Any], ...] = (
         "intent": "plan",
         "subject": _SUBJECT,
         "title": "Frontline therapy",
+        "category": [{"text": "frontline"}],
         "period": {"start": "2014-01-15", "end": "2016-01-01"},
     },
 )
