@@ -132,7 +132,7 @@ def _suggestions(a: Assessment) -> tuple[Suggestion, ...]:
                 patient,
                 "Request an allogeneic HSCT consultation",
                 "Allogeneic haematopoietic stem cell transplant consultation",
-                f"Pathway {', '.join(a.pathway.rules)}: HSCT is part of the suggested plan",
+                f"Pathway {a.pathway.rules[0]}: HSCT is part of the suggested plan",
             )
         )
     if "mrd" in a.pathway.decided_by or a.pathway.plan == "mrd_directed":
@@ -233,7 +233,9 @@ def _input_lines(a: Assessment) -> list[str]:
     lines = []
     for key, label in shown:
         value = _value(key, data.get(key))
-        refs = ", ".join(f"`{s}`" for s in sources.get(key, ())) or "not documented"
+        # Age is derived: it comes from the birth date and the diagnosis.
+        keys = ("birth_date", "diagnosis_date") if key == "age_at_diagnosis" else (key,)
+        refs = ", ".join(f"`{s}`" for k in keys for s in sources.get(k, ())) or "not documented"
         lines.append(f"- {label}: {value} — {refs}")
     return lines
 

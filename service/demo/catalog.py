@@ -30,9 +30,11 @@ def demo_patients() -> list[DemoPatient]:
         patient = next(
             e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient"
         )
-        names = patient.get("name") or [{}]
-        name = " ".join([*names[0].get("given", []), names[0].get("family", "")]).strip()
-        found.append(DemoPatient(item.name[:-5], patient["id"], name or patient["id"], bundle))
+        first = (patient.get("name") or [{}])[0]
+        name = first.get("text") or " ".join([*first.get("given", []), first.get("family", "")])
+        found.append(
+            DemoPatient(item.name[:-5], patient["id"], name.strip() or patient["id"], bundle)
+        )
     return found
 
 

@@ -7,6 +7,7 @@ patients, the test EHR authorizes the SMART app in front of it, and the service 
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import threading
 from contextlib import ExitStack, suppress
@@ -18,7 +19,7 @@ import requests
 from service.app import SERVICE_ID, create_app
 from service.demo.catalog import demo_patients, load_into
 from service.demo.ehr import create_ehr_app
-from service.demo.servers import free_port, sekmet_server, wsgi_server
+from service.demo.servers import sekmet_server, wsgi_server
 from service.logs import configure_logging
 from service.sandbox import hook_request
 from service.settings import Settings
@@ -28,16 +29,21 @@ DATA_DIR = Path("var/demo")
 
 def run_demo(sekmet: Path, port: int, out: TextIO) -> int:
     configure_logging()
+    # werkzeug logs every request line at INFO, paths (patient ids) included.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     service_url = f"http://127.0.0.1:{port}"
     with ExitStack() as stack:
-        fhir = stack.enter_context(sekmet_server(sekmet, DATA_DIR.resolve() / "fhir"))
+        # Fixed ports beside the service's, so the README's commands work as printed.
+        fhir = stack.enter_context(
+            sekmet_server(sekmet, DATA_DIR.resolve() / "fhir", port=port + 1)
+        )
         session = requests.Session()
         patients = demo_patients()
         for patient in patients:
             load_into(fhir, patient, session)
-        ehr_port = free_port()
+        ehr_port = port + 2
         ehr_url = f"http://127.0.0.1:{ehr_port}"
         stack.enter_context(
             wsgi_server(create_ehr_app(fhir, ehr_url, f"{service_url}/app/launch"), port=ehr_port)

@@ -43,7 +43,7 @@ def sekmet_server(
     )
     with (data_dir / "sekmet.log").open("wb") as log:
         proc = subprocess.Popen(  # noqa: S603  # fixed binary and arguments, no shell
-            [str(binary), "serve", "-c", str(settings)],
+            [str(Path(binary).absolute()), "serve", "-c", str(settings)],
             cwd=data_dir,
             stdout=log,
             stderr=subprocess.STDOUT,
