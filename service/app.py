@@ -91,7 +91,9 @@ def create_app(
     )
     app.register_blueprint(create_blueprint([service], hooks))
     app.register_blueprint(
-        create_smart_blueprint(_smart_config(settings), _smart_assess(settings, codes, today))
+        create_smart_blueprint(
+            _smart_config(settings), _smart_assess(settings, codes, today), feedback.engine
+        )
     )
     app.add_url_rule(
         "/openapi.json",

@@ -21,3 +21,11 @@ FROZEN_NOW = datetime(2026, 11, 22, 21, 30, tzinfo=ZoneInfo("America/Chicago"))
 def frozen_clock() -> Iterator[time_machine.Traveller]:
     with time_machine.travel(FROZEN_NOW, tick=False) as traveller:
         yield traveller
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Everything under tests/integration/ runs real servers.
+    integration = Path(__file__).parent / "integration"
+    for item in items:
+        if integration in item.path.parents:
+            item.add_marker(pytest.mark.integration)

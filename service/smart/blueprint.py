@@ -17,6 +17,7 @@ import requests
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 from flask import Blueprint, Response, redirect, render_template, request, url_for
+from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -61,9 +62,12 @@ def _valid_iss(iss: str) -> bool:
     return parts.scheme == "http" and parts.hostname in _LOOPBACK
 
 
-def create_smart_blueprint(config: SmartConfig, assess: Assess) -> Blueprint:
-    """The app under `/app/`: `launch`, `callback`, `view` and `resource/<type>/<id>`."""
-    store = SessionStore(config.session_secret)
+def create_smart_blueprint(config: SmartConfig, assess: Assess, engine: Engine) -> Blueprint:
+    """The app under `/app/`: `launch`, `callback`, `view` and `resource/<type>/<id>`.
+
+    `engine` is the service's database, where the sessions live.
+    """
+    store = SessionStore(config.session_secret, engine)
     allowed = {i.rstrip("/") for i in config.allowed_issuers}
     bp = Blueprint(
         "smart",
@@ -214,11 +218,12 @@ def create_smart_blueprint(config: SmartConfig, assess: Assess) -> Blueprint:
         if not isinstance(access, str) or not access:
             raise _Problem(502, "The EHR sent no access token", "", _RELAUNCH)
         app_context = token.get("appContext")
-        session.context = Context(
+        granted = Context(
             pending.iss, access, patient, app_context if isinstance(app_context, str) else None
         )
+        store.set_context(session, granted)
         logger.info("SMART authorization completed")
-        view = view_from_app_context(session.context.app_context)
+        view = view_from_app_context(granted.app_context)
         return redirect(url_for("smart.view", view=view, _anchor=view))
 
     @bp.get("/view")

@@ -1,22 +1,35 @@
 """Server-side sessions of the SMART app: tokens never leave the server.
 
 The browser holds only an opaque random id in a cookie; the store is keyed by an HMAC of that id
-under the session secret, so the store's keys cannot be replayed as cookies. State lives in
-process memory: run one worker, or put sticky sessions in front of several.
+under the session secret, so the store's keys cannot be replayed as cookies. Sessions live in the
+service's database, so every gunicorn worker finds them (no sticky sessions needed).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
 
 COOKIE = "relapse_smart_sid"
 MAX_PENDING = 8  # concurrent launches per browser; older ones are dropped
+
+_metadata = sa.MetaData()
+_sessions = sa.Table(
+    "smart_sessions",
+    _metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Column("touched", sa.Float, nullable=False, index=True),
+)
 
 
 @dataclass(frozen=True)
@@ -41,22 +54,46 @@ class Context:
 
 @dataclass
 class Session:
+    key: str
     pending: dict[str, Pending] = field(default_factory=dict)
     context: Context | None = None
-    touched: float = 0.0
+
+    def dump(self) -> str:
+        return json.dumps(
+            {
+                "pending": {s: asdict(p) for s, p in self.pending.items()},
+                "context": asdict(self.context) if self.context else None,
+            }
+        )
+
+    @classmethod
+    def load(cls, key: str, data: str) -> Session:
+        raw: dict[str, Any] = json.loads(data)
+        context = raw.get("context")
+        return cls(
+            key,
+            {s: Pending(**p) for s, p in raw["pending"].items()},
+            Context(**context) if context else None,
+        )
 
 
 class SessionStore:
     def __init__(
-        self, secret: bytes, *, ttl: float = 3600.0, clock: Callable[[], float] = time.monotonic
+        self,
+        secret: bytes,
+        engine: Engine,
+        *,
+        ttl: float = 3600.0,
+        clock: Callable[[], float] = time.time,  # wall clock: workers share the store
     ) -> None:
         if len(secret) < 16:
             raise ValueError("session_secret must be at least 16 bytes")
         self._secret = secret
+        self._engine = engine
         self._ttl = ttl
         self._clock = clock
-        self._lock = threading.Lock()
-        self._sessions: dict[str, Session] = {}
+        _metadata.create_all(engine)
+        engine.dispose()  # gunicorn forks after this: workers must not share a pooled connection
 
     def _key(self, sid: str) -> str:
         return hmac.new(self._secret, sid.encode(), hashlib.sha256).hexdigest()
@@ -64,34 +101,61 @@ class SessionStore:
     def create(self) -> tuple[str, Session]:
         """A new session and the cookie value that finds it."""
         sid = secrets.token_urlsafe(32)
-        session = Session(touched=self._clock())
-        with self._lock:
-            self._expire()
-            self._sessions[self._key(sid)] = session
+        session = Session(self._key(sid))
+        with self._engine.begin() as db:
+            db.execute(_sessions.delete().where(_sessions.c.touched < self._clock() - self._ttl))
+            db.execute(
+                _sessions.insert().values(
+                    key=session.key, data=session.dump(), touched=self._clock()
+                )
+            )
         return sid, session
 
     def get(self, sid: str | None) -> Session | None:
         if not sid:
             return None
-        with self._lock:
-            self._expire()
-            session = self._sessions.get(self._key(sid))
-            if session is not None:
-                session.touched = self._clock()
-            return session
+        with self._engine.begin() as db:
+            return self._read(db, self._key(sid))
 
     def add_pending(self, session: Session, state: str, pending: Pending) -> None:
-        with self._lock:
-            while len(session.pending) >= MAX_PENDING:
-                session.pending.pop(next(iter(session.pending)))
-            session.pending[state] = pending
+        with self._engine.begin() as db:
+            current = self._read(db, session.key) or session
+            while len(current.pending) >= MAX_PENDING:
+                current.pending.pop(next(iter(current.pending)))
+            current.pending[state] = pending
+            self._write(db, current)
+        session.pending = current.pending
 
     def take_pending(self, session: Session, state: str) -> Pending | None:
         """The request `state` names, removed so it cannot be used twice."""
-        with self._lock:
-            return session.pending.pop(state, None)
+        with self._engine.begin() as db:
+            current = self._read(db, session.key)
+            if current is None:
+                return None
+            pending = current.pending.pop(state, None)
+            if pending is not None:
+                self._write(db, current)
+        session.pending = current.pending
+        return pending
 
-    def _expire(self) -> None:
-        limit = self._clock() - self._ttl
-        for key in [k for k, s in self._sessions.items() if s.touched < limit]:
-            del self._sessions[key]
+    def set_context(self, session: Session, context: Context) -> None:
+        session.context = context
+        with self._engine.begin() as db:
+            self._write(db, session)
+
+    def _read(self, db: Connection, key: str) -> Session | None:
+        row = db.execute(
+            sa.select(_sessions.c.data, _sessions.c.touched).where(_sessions.c.key == key)
+        ).first()
+        now = self._clock()
+        if row is None or row.touched < now - self._ttl:
+            return None
+        db.execute(_sessions.update().where(_sessions.c.key == key).values(touched=now))
+        return Session.load(key, row.data)
+
+    def _write(self, db: Connection, session: Session) -> None:
+        db.execute(
+            _sessions.update()
+            .where(_sessions.c.key == session.key)
+            .values(data=session.dump(), touched=self._clock())
+        )

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,21 +11,18 @@ import requests
 
 from service.app import create_app
 from service.demo.catalog import DemoPatient, demo_patients, load_into
-from service.demo.servers import sekmet_server, wsgi_server
 from service.settings import Settings
 from tests.conftest import SHARED
 from tests.integration.faulty_fhir import FaultyFhir
+from tests.servers import sekmet_server, wsgi_server
 
-SEKMET_BIN = Path(os.environ.get("SEKMET_BIN", ".venv-fhir/bin/sekmet"))
 MCODE = SHARED / "fhir-examples" / "mcode-brian-l.json"
 DEADLINE = 2.0
-
-pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="session")
 def fhir_base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with sekmet_server(SEKMET_BIN, tmp_path_factory.mktemp("sekmet")) as base:
+    with sekmet_server(tmp_path_factory.mktemp("sekmet")) as base:
         session = requests.Session()
         for patient in demo_patients():
             load_into(base, patient, session)

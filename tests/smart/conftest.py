@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 
 from cds_hooks.fhir import FhirClient
@@ -35,7 +36,7 @@ class LateApp:
         return self.app(environ, start_response)
 
 
-def make_smart_app(*, scope_style: str = "v2") -> Flask:
+def make_smart_app(database: Path, *, scope_style: str = "v2") -> Flask:
     codes = load_codesets()
 
     def assess(client: FhirClient, patient_id: str) -> EngineResult:
@@ -57,7 +58,8 @@ def make_smart_app(*, scope_style: str = "v2") -> Flask:
         session_secret=b"test-session-secret-0123456789",
     )
     app = Flask(__name__)
-    app.register_blueprint(create_smart_blueprint(config, assess))
+    engine = sa.create_engine(f"sqlite:///{database}")
+    app.register_blueprint(create_smart_blueprint(config, assess, engine))
     return app
 
 
@@ -81,10 +83,10 @@ def fhir_base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def app_url() -> Iterator[str]:
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     holder = LateApp()
     with wsgi_server(holder) as url:
-        holder.app = make_smart_app()
+        holder.app = make_smart_app(tmp_path_factory.mktemp("smart") / "sessions.sqlite3")
         yield url
 
 

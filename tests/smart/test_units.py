@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from service.domain.inputs import Comparator, Mrd, RelapseInputs
 from service.smart.config import SmartConfig
-from service.smart.sessions import MAX_PENDING, Pending, SessionStore
+from service.smart.sessions import MAX_PENDING, Context, Pending, SessionStore
 from service.smart.timeline import build_timeline, format_mrd
 from service.smart.view import patient_name, view_from_app_context
 
@@ -100,17 +102,26 @@ def test_timeline_without_dates_has_no_figure() -> None:
     assert str(build_timeline(RelapseInputs()).svg) == ""
 
 
-def test_session_store_finds_sessions_only_by_their_cookie_and_expires_them() -> None:
+def test_session_store_finds_sessions_only_by_their_cookie_and_expires_them(
+    tmp_path: Path,
+) -> None:
     now = [0.0]
-    store = SessionStore(b"s" * 16, ttl=10, clock=lambda: now[0])
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'sessions.sqlite3'}")
+    store = SessionStore(b"s" * 16, engine, ttl=10, clock=lambda: now[0])
     sid, session = store.create()
-    assert store.get(sid) is session
+    assert store.get(sid) == session
     assert store.get("guess") is None
     for n in range(MAX_PENDING + 2):
         store.add_pending(session, f"state{n}", Pending("i", "t", "v", "r"))
     assert store.take_pending(session, "state0") is None  # oldest dropped
     assert store.take_pending(session, f"state{MAX_PENDING + 1}") is not None
     assert store.take_pending(session, f"state{MAX_PENDING + 1}") is None  # one use only
+    store.set_context(session, Context("https://ehr.example/fhir", "token", "p1", "view=pathway"))
+    # Another worker (another store on the same database) finds the same session.
+    other = SessionStore(b"s" * 16, engine, ttl=10, clock=lambda: now[0])
+    found = other.get(sid)
+    assert found is not None
+    assert found.context == session.context
     now[0] = 11
     assert store.get(sid) is None
 
