@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 from typing import Any
@@ -113,6 +114,22 @@ class _Record:
         return None
 
 
+_PATIENT_REFERENCE = re.compile(r"(?:^|/)Patient/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
+
+
+def _subject_patient(resource: Any) -> str | None:
+    """The Patient id a resource's subject (or patient) reference names, when it names one."""
+    if not isinstance(resource, Mapping):
+        return None
+    for key in ("subject", "patient"):
+        target = resource.get(key)
+        reference = target.get("reference") if isinstance(target, Mapping) else None
+        if isinstance(reference, str):
+            match = _PATIENT_REFERENCE.search(reference)
+            return match.group(1) if match else None
+    return None
+
+
 def _entered_in_error(r: Mapping[str, Any]) -> bool:
     status = {as_str(c.get("code")) for c in codings(r.get("verificationStatus"))}
     return bool(status & {"entered-in-error", "refuted"})
@@ -121,7 +138,18 @@ def _entered_in_error(r: Mapping[str, Any]) -> bool:
 def extract(resources: Iterable[Mapping[str, Any]], codes: CodeSets) -> RelapseInputs:
     """Map one patient's FHIR resources (any types, any order) to the relapse inputs."""
     rec = _Record(codes)
+    resources = list(resources)
+    patient_ids = {
+        r.get("id")
+        for r in resources
+        if isinstance(r, Mapping) and r.get("resourceType") == "Patient"
+    }
     for resource in resources:
+        owner = _subject_patient(resource)
+        # Another patient's data must never reach this patient's assessment.
+        if owner is not None and len(patient_ids) == 1 and owner not in patient_ids:
+            rec.warnings.append(f"{ref(resource)} belongs to another patient and was ignored")
+            continue
         rec.add(resource)
     warnings = rec.warnings
     sources: dict[str, tuple[str, ...]] = {}

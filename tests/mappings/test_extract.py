@@ -471,3 +471,21 @@ def test_fixture_inputs(codes: CodeSets, name: str) -> None:
         assert inputs.relapse_date == expected["relapse_date"]
     for fragment in expected.get("warnings_contain", []):
         assert any(fragment in w for w in inputs.warnings), fragment
+
+
+@pytest.mark.parametrize(
+    "reference", ["Patient/other", "https://ehr.example/fhir/Patient/other/_history/2"]
+)
+def test_another_patients_resource_is_ignored_and_named(codes: CodeSets, reference: str) -> None:
+    foreign = mrd("foreign", _on(30), valueString="5%") | {"subject": {"reference": reference}}
+    inputs = extract([*late_marrow_relapse(), foreign], codes)
+    assert inputs.mrd is None
+    assert inputs.mrd_series == ()
+    assert "Observation/foreign belongs to another patient and was ignored" in inputs.warnings
+
+
+def test_own_resources_by_absolute_reference_are_kept(codes: CodeSets) -> None:
+    own = mrd("own", _on(30), valueString="0.5%") | {
+        "subject": {"reference": "https://ehr.example/fhir/Patient/p"}
+    }
+    assert extract([*late_marrow_relapse(), own], codes).mrd is not None
