@@ -10,7 +10,7 @@ from gunicorn.app.base import BaseApplication
 
 from service.app import create_app
 from service.logs import configure_logging
-from service.settings import Settings, SettingsError
+from service.settings import Settings
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type hints
@@ -29,13 +29,13 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]  # gunicorn ships no typ
 
 def serve(host: str, port: int, workers: int) -> int:
     configure_logging()
+    # Built before forking, so every worker starts warm and configuration errors stop startup:
+    # settings, an institution's code sets and the trusted issuers file are all read here.
     try:
-        settings = Settings.from_env()
-    except SettingsError as exc:
-        print(f"relapse-cds: {exc}", file=sys.stderr)
+        app = create_app(Settings.from_env())
+    except (OSError, ValueError) as exc:
+        print(f"relapse-cds: cannot start: {exc}", file=sys.stderr)
         return 2
-    # Built before forking, so every worker starts warm and configuration errors stop startup.
-    app = create_app(settings)
     _Gunicorn(
         app,
         {

@@ -96,3 +96,19 @@ def test_bad_date_is_a_usage_error() -> None:
 def test_primary_scheme_is_configurable(primary: str) -> None:
     result = run("--primary", primary, MCODE)
     assert json.loads(result.stdout)["pathway"]["scheme"] == primary
+
+
+def test_serve_refuses_to_start_without_trusted_issuers(tmp_path: Path) -> None:
+    assert SCRIPT
+    env = {"PATH": "/usr/bin:/bin", "RELAPSE_CDS_AUTH": "jwt"}
+    result = subprocess.run(
+        [SCRIPT, "serve", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert "RELAPSE_CDS_TRUSTED_ISSUERS" in result.stderr
