@@ -55,7 +55,7 @@ def relapse_cds_serve(
     """`relapse-cds serve` itself."""
     port = free_port()
     argv = [str(BIN / "relapse-cds"), "serve", "--host", "127.0.0.1", "--port", str(port)]
-    with _served([*argv, "--workers", str(workers)], port, env, log) as served:
+    with _served([*argv, "--workers", str(workers)], port, workers, env, log) as served:
         yield served
 
 
@@ -76,20 +76,20 @@ def gunicorn_app(
         "30",
         factory,
     ]
-    with _served(argv, port, env, log) as served:
+    with _served(argv, port, workers, env, log) as served:
         yield served
 
 
 @contextmanager
 def _served(
-    argv: list[str], port: int, env: Mapping[str, str], log: Path | None
+    argv: list[str], port: int, workers: int, env: Mapping[str, str], log: Path | None
 ) -> Iterator[Served]:
     with ExitStack() as stack:
         out = stack.enter_context(log.open("ab")) if log else subprocess.DEVNULL
         process = subprocess.Popen(argv, env=dict(env), stdout=out, stderr=out)
         served = Served(f"http://127.0.0.1:{port}", process)
         try:
-            _wait_until_up(served)
+            _wait_until_up(served, workers)
             yield served
         finally:
             process.terminate()
@@ -100,15 +100,17 @@ def _served(
                 process.wait(timeout=15)
 
 
-def _wait_until_up(served: Served, limit: float = 60.0) -> None:
+def _wait_until_up(served: Served, workers: int, limit: float = 60.0) -> None:
+    """Until the service answers and every worker has booted (one answers before the other)."""
     give_up = time.monotonic() + limit
     while time.monotonic() < give_up:
         if served.process.poll() is not None:
             raise RuntimeError(f"the server exited with {served.process.returncode}")
         try:
-            if requests.get(f"{served.url}/cds-services", timeout=(1.0, 5.0)).ok:
-                return
+            up = requests.get(f"{served.url}/cds-services", timeout=(1.0, 5.0)).ok
         except requests.RequestException:
-            pass
+            up = False
+        if up and len(served.worker_pids()) >= workers:
+            return
         time.sleep(0.1)
     raise RuntimeError(f"the server did not answer within {limit} s")
