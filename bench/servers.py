@@ -5,15 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import requests
-
-from service.demo.servers import free_port
+from service.demo.servers import free_port, subprocess_server
 
 BIN = Path(sys.executable).parent
 
@@ -84,33 +81,17 @@ def gunicorn_app(
 def _served(
     argv: list[str], port: int, workers: int, env: Mapping[str, str], log: Path | None
 ) -> Iterator[Served]:
+    url = f"http://127.0.0.1:{port}"
     with ExitStack() as stack:
         out = stack.enter_context(log.open("ab")) if log else subprocess.DEVNULL
-        process = subprocess.Popen(argv, env=dict(env), stdout=out, stderr=out)
-        served = Served(f"http://127.0.0.1:{port}", process)
-        try:
-            _wait_until_up(served, workers)
-            yield served
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=15)
-
-
-def _wait_until_up(served: Served, workers: int, limit: float = 60.0) -> None:
-    """Until the service answers and every worker has booted (one answers before the other)."""
-    give_up = time.monotonic() + limit
-    while time.monotonic() < give_up:
-        if served.process.poll() is not None:
-            raise RuntimeError(f"the server exited with {served.process.returncode}")
-        try:
-            up = requests.get(f"{served.url}/cds-services", timeout=(1.0, 5.0)).ok
-        except requests.RequestException:
-            up = False
-        if up and len(served.worker_pids()) >= workers:
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"the server did not answer within {limit} s")
+        # Ready when it answers and every worker has booted (one answers before the other).
+        process = stack.enter_context(
+            subprocess_server(
+                argv,
+                probe=f"{url}/cds-services",
+                log=out,
+                env=env,
+                ready=lambda proc: len(Served(url, proc).worker_pids()) >= workers,
+            )
+        )
+        yield Served(url, process)

@@ -6,10 +6,10 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import requests
 from werkzeug.serving import make_server
@@ -41,37 +41,63 @@ def sekmet_server(
         "log_inbound: false\n",
         encoding="utf-8",
     )
-    with (data_dir / "sekmet.log").open("wb") as log:
-        proc = subprocess.Popen(  # noqa: S603  # fixed binary and arguments, no shell
+    with (
+        (data_dir / "sekmet.log").open("wb") as log,
+        subprocess_server(
             [str(Path(binary).absolute()), "serve", "-c", str(settings)],
+            probe=f"{base}/metadata",
+            log=log,
             cwd=data_dir,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+            limit=start_timeout,
+        ),
+    ):
+        yield base
+
+
+@contextmanager
+def subprocess_server(
+    argv: list[str],
+    *,
+    probe: str,
+    log: IO[bytes] | int = subprocess.DEVNULL,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    limit: float = 60.0,
+    ready: Callable[[subprocess.Popen[bytes]], bool] = lambda _: True,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run a server process until the block ends; wait until `probe` answers and `ready(proc)`."""
+    proc = subprocess.Popen(  # noqa: S603  # the caller's fixed argv, no shell
+        argv, cwd=cwd, env=None if env is None else dict(env), stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        _wait_until_up(probe, proc, limit, ready)
+        yield proc
+    finally:
+        proc.terminate()
         try:
-            _wait_until_up(f"{base}/metadata", proc, start_timeout, data_dir / "sekmet.log")
-            yield base
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
 
 
-def _wait_until_up(url: str, proc: subprocess.Popen[bytes], limit: float, log: Path) -> None:
+def _wait_until_up(
+    url: str,
+    proc: subprocess.Popen[bytes],
+    limit: float,
+    ready: Callable[[subprocess.Popen[bytes]], bool],
+) -> None:
     give_up = time.monotonic() + limit
     while time.monotonic() < give_up:
         if proc.poll() is not None:
-            raise RuntimeError(f"sekmet exited with {proc.returncode}; see {log}")
+            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}")
         try:
-            if requests.get(url, timeout=(1.0, 5.0)).ok:
+            if requests.get(url, timeout=(1.0, 5.0)).ok and ready(proc):
                 return
         except requests.RequestException:
             pass
-        time.sleep(0.2)
-    raise RuntimeError(f"sekmet did not answer {url} within {limit} s; see {log}")
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {limit} s")
 
 
 @contextmanager
