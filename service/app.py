@@ -42,6 +42,7 @@ from service.warmup import warm_up
 log = logging.getLogger(__name__)
 
 SERVICE_ID = "relapsed-all-risk"
+HOOK_PATH = f"/cds-services/{SERVICE_ID}"
 # Read once: the OpenAPI 3.1 description of the CDS Hooks endpoints (for clients and fuzzing).
 OPENAPI = (resources.files("service") / "openapi.json").read_bytes()
 # A hook request is a few hundred kB even with a large prefetch; refuse what is not one.
@@ -100,7 +101,6 @@ def create_app(
         "openapi",
         lambda: app.response_class(OPENAPI, mimetype="application/json"),
     )
-    warm_up(codes, settings.primary_scheme)
     # The demo patients are listed only when a demo EHR can launch them.
     patients = demo_patients() if settings.demo_ehr_url else []
     app.add_url_rule(
@@ -108,6 +108,7 @@ def create_app(
         "start",
         lambda: render_template("start.html", patients=patients, ehr=settings.demo_ehr_url),
     )
+    warm_up(codes, settings.primary_scheme)
     return app
 
 

@@ -15,12 +15,11 @@ from typing import Any, TextIO
 
 import requests
 
-from service.app import SERVICE_ID, create_app
+from service.app import HOOK_PATH, create_app
 from service.demo.catalog import demo_patients, load_into
 from service.settings import Settings
 
 TIMEOUT = (3.05, 30.0)
-HOOK_PATH = f"/cds-services/{SERVICE_ID}"
 
 Post = Callable[[dict[str, Any]], tuple[int, Any]]
 

@@ -16,7 +16,7 @@ from typing import TextIO
 
 import requests
 
-from service.app import SERVICE_ID, create_app
+from service.app import HOOK_PATH, create_app
 from service.demo.catalog import demo_patients, load_into
 from service.demo.ehr import create_ehr_app
 from service.demo.servers import sekmet_server, wsgi_server
@@ -63,7 +63,7 @@ def run_demo(sekmet: Path, port: int, out: TextIO) -> int:
             f"Test EHR:    {ehr_url}\n\n"
             "A patient-view hook for the first demo patient (no prefetch: the service reads "
             "the FHIR server):\n\n"
-            f"curl -s -X POST {service_url}/cds-services/{SERVICE_ID} \\\n"
+            f"curl -s -X POST {service_url}{HOOK_PATH} \\\n"
             f"  -H 'Content-Type: application/json' \\\n  -d '{json.dumps(example)}'\n\n"
             "Ctrl-C stops everything.\n"
         )
