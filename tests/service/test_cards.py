@@ -1,0 +1,102 @@
+"""Assessment → cards: what a clinician and an EHR see."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cds_hooks.models import cards_response, check_cards_response
+from mappings.codesets import load_codesets
+from mappings.extract import resources_from_bundle
+from service.cards import ASSESSMENT_EXTENSION, build_cards
+from service.engine import EngineResult, assess_resources
+from service.smart.view import view_from_app_context
+from tests.conftest import FIXTURES, SHARED
+
+APP = "https://cds.example.org/app/launch"
+CODES = load_codesets()
+
+
+def engine(path: Path, failures: dict[str, str] | None = None) -> EngineResult:
+    bundle = json.loads(path.read_text(encoding="utf-8"))
+    return assess_resources(
+        resources_from_bundle(bundle),
+        codes=CODES,
+        primary="bfm",
+        as_of=date(2026, 11, 22),
+        failures=failures,
+    )
+
+
+def cards_of(name: str, failures: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    result = engine(FIXTURES / f"{name}.json", failures)
+    response = cards_response(build_cards(result, app_url=APP))
+    assert check_cards_response(response) == []
+    cards: list[dict[str, Any]] = response["cards"]
+    return cards
+
+
+def test_no_relapse_gives_no_cards() -> None:
+    result = engine(SHARED / "fhir-examples" / "mcode-brian-l.json")
+    assert build_cards(result, app_url=APP) == []
+
+
+def test_risk_card_shows_the_primary_group_its_basis_and_the_whole_assessment() -> None:
+    result = engine(FIXTURES / "b-late-combined.json")
+    risk = cards_response(build_cards(result, app_url=APP))["cards"][0]
+    assert risk["summary"] == "Relapsed ALL: BFM risk group S2 (BFM-B)"
+    assert risk["indicator"] == "info"
+    for rule in ("`BFM-B`", "`ALLR3`", "`COG`", "`INTREALL`", "`INPOG`", "`TIME-BFM`"):
+        assert rule in risk["detail"]
+    assert "Condition/" in risk["detail"]  # inputs name their source resources
+    assert "Decision support, not a decision" in risk["detail"]
+    assert risk["extension"][ASSESSMENT_EXTENSION] == result.assessment.to_json()
+    assert {r["code"] for r in risk["overrideReasons"]} >= {"clinical-judgement"}
+
+
+def test_smart_links_leave_iss_and_launch_to_the_ehr_and_open_the_matching_view() -> None:
+    risk, pathway = cards_of("b-late-combined")
+    for card, view in ((risk, "schemes"), (pathway, "pathway")):
+        (link,) = card["links"]
+        assert link["type"] == "smart"
+        assert link["url"] == APP  # no query: the EHR adds iss and launch
+        assert view_from_app_context(link["appContext"]) == view
+
+
+def test_hsct_plan_suggests_a_consultation_order() -> None:
+    _, pathway = cards_of("b-ve-marrow")
+    assert pathway["selectionBehavior"] == "any"
+    (suggestion,) = pathway["suggestions"]
+    (action,) = suggestion["actions"]
+    resource = action["resource"]
+    assert action["type"] == "create"
+    assert resource["resourceType"] == "ServiceRequest"
+    assert resource["intent"] == "proposal"
+    assert resource["subject"] == {"reference": "Patient/rel-b-ve-marrow"}
+
+
+def test_missing_post_induction_mrd_suggests_ordering_it() -> None:
+    _, pathway = cards_of("mrd-at-relapse-only")
+    labels = [s["label"] for s in pathway.get("suggestions", [])]
+    assert "Order bone marrow MRD after relapse induction" in labels
+    assert "PATH-3" in pathway["detail"]
+
+
+def test_what_could_not_be_read_is_on_the_card() -> None:
+    risk, _ = cards_of("b-late-combined", {"observations": "the FHIR server timed out"})
+    assert risk["indicator"] == "warning"
+    assert "Could not read Observations" in risk["detail"]
+    assert "timed out" in risk["detail"]
+
+
+BUNDLES = sorted(p.stem for p in FIXTURES.glob("*.json") if p.stem != "expected")
+
+
+@pytest.mark.parametrize("name", BUNDLES)
+def test_every_fixture_gives_valid_cards(name: str) -> None:
+    for card in cards_of(name):
+        assert len(card["summary"]) < 140
