@@ -114,7 +114,12 @@ def _write(out: TextIO, obj: dict[str, Any], *, pretty: bool) -> None:
 def _serve(args: argparse.Namespace) -> int:
     from service.server import serve
 
-    return serve(args.host, args.port, args.workers)
+    try:
+        serve(args.host, args.port, args.workers)
+    except (OSError, ValueError) as exc:  # settings, code sets, trusted issuers, the port
+        print(f"relapse-cds: cannot start: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _sandbox(args: argparse.Namespace) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from flask import Flask
@@ -27,15 +26,11 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]  # gunicorn ships no typ
         return self._app
 
 
-def serve(host: str, port: int, workers: int) -> int:
+def serve(host: str, port: int, workers: int) -> None:
     configure_logging()
     # Built before forking, so every worker starts warm and configuration errors stop startup:
     # settings, an institution's code sets and the trusted issuers file are all read here.
-    try:
-        app = create_app(Settings.from_env())
-    except (OSError, ValueError) as exc:
-        print(f"relapse-cds: cannot start: {exc}", file=sys.stderr)
-        return 2
+    app = create_app(Settings.from_env())
     _Gunicorn(
         app,
         {
@@ -47,4 +42,3 @@ def serve(host: str, port: int, workers: int) -> int:
             "errorlog": "-",
         },
     ).run()
-    return 0
