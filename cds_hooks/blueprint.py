@@ -87,12 +87,18 @@ def create_blueprint(services: Sequence[ServiceDefinition], config: HooksConfig)
         response.vary.add("Origin")
         if flask.request.method != "OPTIONS":
             started = flask.g.get("cds_started", time.perf_counter())
+            # Only these fields: never a patient id, a clinical value or a token.
+            call = {
+                "service": (flask.request.view_args or {}).get("service_id", "-"),
+                "hookInstance": flask.g.get("cds_hook_instance", "-"),
+                "status": response.status_code,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+            }
             logger.info(
-                "cds call service=%s hookInstance=%s status=%d duration_ms=%.1f",
-                (flask.request.view_args or {}).get("service_id", "-"),
-                flask.g.get("cds_hook_instance", "-"),
-                response.status_code,
-                (time.perf_counter() - started) * 1000,
+                "cds call service=%(service)s hookInstance=%(hookInstance)s status=%(status)d "
+                "duration_ms=%(duration_ms).1f",
+                call,
+                extra={"cds_call": call},
             )
         return response
 

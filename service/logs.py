@@ -9,17 +9,16 @@ from datetime import UTC, datetime
 
 
 class JsonFormatter(logging.Formatter):
-    # Fields a caller may attach with `extra=`; anything else is dropped, not logged.
-    FIELDS = ("service", "hook_instance", "status", "duration_ms", "event")
-
     def format(self, record: logging.LogRecord) -> str:
-        entry = {
+        entry: dict[str, object] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
         }
-        entry.update({f: getattr(record, f) for f in self.FIELDS if hasattr(record, f)})
+        call = getattr(record, "cds_call", None)  # set by cds_hooks.blueprint
+        if call is not None:
+            entry["cds_call"] = call
         return json.dumps(entry)
 
 
