@@ -10,8 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# Our own record shaped like the HL7 mCODE pediatric B-ALL example (make_mcode_example.py).
+MCODE_EXAMPLE = FIXTURES / "mcode-pediatric-b-all.json"
 
 # Late evening in Chicago is already tomorrow in UTC: a date bug shows here.
 FROZEN_NOW = datetime(2026, 11, 22, 21, 30, tzinfo=ZoneInfo("America/Chicago"))

@@ -12,11 +12,10 @@ import requests
 from service.app import create_app
 from service.demo.catalog import DemoPatient, demo_patients, load_into
 from service.settings import Settings
-from tests.conftest import SHARED
+from tests.conftest import MCODE_EXAMPLE
 from tests.integration.faulty_fhir import FaultyFhir
 from tests.servers import sekmet_server, wsgi_server
 
-MCODE = SHARED / "fhir-examples" / "mcode-brian-l.json"
 DEADLINE = 2.0
 
 
@@ -26,7 +25,7 @@ def fhir_base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         session = requests.Session()
         for patient in demo_patients():
             load_into(base, patient, session)
-        mcode = json.loads(MCODE.read_text(encoding="utf-8"))
+        mcode = json.loads(MCODE_EXAMPLE.read_text(encoding="utf-8"))
         session.post(
             base, json=mcode, headers={"Content-Type": "application/fhir+json"}, timeout=30
         ).raise_for_status()

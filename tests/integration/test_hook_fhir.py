@@ -142,7 +142,7 @@ def test_operation_outcome_for_a_required_key_is_412(
 
 
 def test_all_without_relapse_gets_no_cards(service_url: str, fhir_base: str) -> None:
-    response = post_hook(service_url, hook("cancer-patient-brian-l", fhir_server=fhir_base))
+    response = post_hook(service_url, hook("mcode-ava-r", fhir_server=fhir_base))
     assert response.status_code == 200
     assert response.json() == {"cards": []}
 

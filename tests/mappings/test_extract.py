@@ -12,7 +12,7 @@ from mappings.codesets import CodeSets
 from mappings.errors import InvalidBundle
 from mappings.extract import extract, resources_from_bundle
 from service.domain.inputs import HIGH_RISK_MARKERS, Comparator, Lineage, MarkerStatus, Site
-from tests.conftest import FIXTURES, SHARED
+from tests.conftest import FIXTURES, MCODE_EXAMPLE
 from tests.mappings.builders import (
     CLIN,
     CM,
@@ -420,12 +420,12 @@ def test_resources_from_bundle_refuses(bundle: Any, message: str) -> None:
 
 
 def test_mcode_example(codes: CodeSets) -> None:
-    bundle = json.loads((SHARED / "fhir-examples" / "mcode-brian-l.json").read_text())
+    bundle = json.loads(MCODE_EXAMPLE.read_text())
     inputs = extract(resources_from_bundle(bundle), codes)
     assert inputs.has_all
     assert inputs.lineage is Lineage.B
     assert not inputs.relapsed
-    assert inputs.diagnosis_date == date(2024, 1, 1)
+    assert inputs.diagnosis_date == date(2025, 3, 14)
     assert inputs.genetics.evaluated
     assert inputs.genetics.present() == ("ETV6-RUNX1",)
     assert inputs.mrd is None

@@ -12,12 +12,10 @@ from bench.data import AS_OF, CORE, synthetic_record
 from mappings.codesets import load_codesets
 from mappings.extract import resources_from_bundle
 from service.engine import assess_resources
-from tests.conftest import SHARED
+from tests.conftest import MCODE_EXAMPLE
 
 CODES = load_codesets(None)
-MCODE = resources_from_bundle(
-    json.loads((SHARED / "fhir-examples" / "mcode-brian-l.json").read_text(encoding="utf-8"))
-)
+MCODE = resources_from_bundle(json.loads(MCODE_EXAMPLE.read_text(encoding="utf-8")))
 # Groups from least to most intensive (risk-schemes.md §3); other answers are not ranked.
 RANKS: dict[str, tuple[str, ...]] = {
     "bfm": ("S1", "S2", "S3", "S4"),

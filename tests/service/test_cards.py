@@ -15,7 +15,7 @@ from mappings.extract import resources_from_bundle
 from service.cards import ASSESSMENT_EXTENSION, build_cards
 from service.engine import EngineResult, assess_resources
 from service.smart.view import view_from_app_context
-from tests.conftest import FIXTURES, SHARED
+from tests.conftest import FIXTURES, MCODE_EXAMPLE
 
 APP = "https://cds.example.org/app/launch"
 CODES = load_codesets()
@@ -41,7 +41,7 @@ def cards_of(name: str, failures: dict[str, str] | None = None) -> list[dict[str
 
 
 def test_no_relapse_gives_no_cards() -> None:
-    result = engine(SHARED / "fhir-examples" / "mcode-brian-l.json")
+    result = engine(MCODE_EXAMPLE)
     assert build_cards(result, app_url=APP) == []
 
 

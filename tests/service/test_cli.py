@@ -11,9 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import SHARED
+from tests.conftest import MCODE_EXAMPLE
 
-MCODE = SHARED / "fhir-examples" / "mcode-brian-l.json"
 SCRIPT = shutil.which("relapse-cds", path=str(Path(sys.executable).parent))
 
 
@@ -35,10 +34,10 @@ def write(tmp_path: Path, name: str, content: str) -> Path:
 
 
 def test_one_path_prints_the_assessment_json() -> None:
-    result = run("--as-of", "2026-11-22", MCODE)
+    result = run("--as-of", "2026-11-22", MCODE_EXAMPLE)
     assert result.returncode == 0, result.stderr
     assessment = json.loads(result.stdout)
-    assert assessment["patient"] == "Patient/cancer-patient-brian-l"
+    assert assessment["patient"] == "Patient/mcode-ava-r"
     assert assessment["as_of"] == "2026-11-22"
     assert assessment["status"] == "no_relapse"
     assert set(assessment["schemes"]) == {"bfm", "allr3", "cog", "intreall", "inpog"}
@@ -50,7 +49,7 @@ def test_bad_paths_get_an_error_line_and_the_rest_are_assessed(tmp_path: Path) -
         tmp_path / "missing.json",
         write(tmp_path, "text.json", "not json {"),
         write(tmp_path, "patient.json", json.dumps(patient)),
-        MCODE,
+        MCODE_EXAMPLE,
         write(tmp_path, "empty.json", json.dumps({"resourceType": "Bundle", "type": "collection"})),
         write(
             tmp_path,
@@ -67,18 +66,18 @@ def test_bad_paths_get_an_error_line_and_the_rest_are_assessed(tmp_path: Path) -
     result = run(*paths)
     assert result.returncode == 1
     out = lines(result)
-    assert [o.get("path") for o in out] == [str(p) if p != MCODE else None for p in paths]
+    assert [o.get("path") for o in out] == [str(p) if p != MCODE_EXAMPLE else None for p in paths]
     errors = [o.get("error", "") for o in out]
     assert "cannot read" in errors[0]
     assert "not JSON" in errors[1]
     assert "Bundle" in errors[2]
-    assert out[3]["patient"] == "Patient/cancer-patient-brian-l"
+    assert out[3]["patient"] == "Patient/mcode-ava-r"
     assert "Patient" in errors[4]
     assert "Patient" in errors[5]
 
 
 def test_several_good_paths_exit_zero_with_one_line_each() -> None:
-    result = run("--primary", "inpog", MCODE, MCODE)
+    result = run("--primary", "inpog", MCODE_EXAMPLE, MCODE_EXAMPLE)
     assert result.returncode == 0, result.stderr
     out = lines(result)
     assert len(out) == 2
@@ -86,7 +85,7 @@ def test_several_good_paths_exit_zero_with_one_line_each() -> None:
 
 
 def test_bad_date_is_a_usage_error() -> None:
-    result = run("--as-of", "22/11/2026", MCODE)
+    result = run("--as-of", "22/11/2026", MCODE_EXAMPLE)
     assert result.returncode == 2
     assert result.stdout == ""
     assert "YYYY-MM-DD" in result.stderr
@@ -94,7 +93,7 @@ def test_bad_date_is_a_usage_error() -> None:
 
 @pytest.mark.parametrize("primary", ["bfm", "allr3", "cog", "intreall", "inpog"])
 def test_primary_scheme_is_configurable(primary: str) -> None:
-    result = run("--primary", primary, MCODE)
+    result = run("--primary", primary, MCODE_EXAMPLE)
     assert json.loads(result.stdout)["pathway"]["scheme"] == primary
 
 
