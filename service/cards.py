@@ -19,6 +19,7 @@ from service.domain.assessment import (
 )
 from service.domain.evidence import BY_ID
 from service.engine import KEY_LABELS, EngineResult
+from service.markdown import escape
 
 ASSESSMENT_EXTENSION = "relapse-all-cds.assessment"
 DISCLAIMER = (
@@ -202,10 +203,11 @@ def _risk_detail(result: EngineResult) -> str:
     if a.changes:
         lines += ["", "**What would change the answer:**", ""]
         lines += [f"- {c.condition}: {c.effect}" for c in a.changes]
+    # Failure reasons and warnings quote FHIR (ids, field names, codes, Content-Type): escaped.
     problems = [
-        f"- Could not read {KEY_LABELS.get(key, key)}: {why}"
+        f"- Could not read {KEY_LABELS.get(key) or escape(key)}: {escape(why)}"
         for key, why in result.failures.items()
-    ] + [f"- {w}" for w in a.warnings]
+    ] + [f"- {escape(w)}" for w in a.warnings]
     if problems:
         lines += ["", "**Could not be read or needs checking:**", "", *problems]
     lines += ["", DISCLAIMER]
@@ -232,10 +234,11 @@ def _input_lines(a: Assessment) -> list[str]:
     )
     lines = []
     for key, label in shown:
-        value = _value(key, data.get(key))
+        value = escape(_value(key, data.get(key)))
         # Age is derived: it comes from the birth date and the diagnosis.
         keys = ("birth_date", "diagnosis_date") if key == "age_at_diagnosis" else (key,)
-        refs = ", ".join(f"`{s}`" for k in keys for s in sources.get(k, ())) or "not documented"
+        # Resource ids come from FHIR: escaped, so not in code spans (escapes do not apply there).
+        refs = ", ".join(escape(s) for k in keys for s in sources.get(k, ())) or "not documented"
         lines.append(f"- {label}: {value} — {refs}")
     return lines
 
