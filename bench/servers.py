@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from service.demo.servers import free_port, subprocess_server
+from service.server import THREADS, WORKER_CLASS
 
 BIN = Path(sys.executable).parent
 
@@ -58,7 +59,13 @@ def relapse_cds_serve(
 
 @contextmanager
 def gunicorn_app(
-    factory: str, env: Mapping[str, str], *, workers: int = 2, log: Path | None = None
+    factory: str,
+    env: Mapping[str, str],
+    *,
+    workers: int = 2,
+    log: Path | None = None,
+    worker_class: str = WORKER_CLASS,
+    threads: int = THREADS,
 ) -> Iterator[Served]:
     """gunicorn with the options `relapse-cds serve` uses, on an app factory ("mod:fn()")."""
     port = free_port()
@@ -67,6 +74,10 @@ def gunicorn_app(
         "--preload",
         "--workers",
         str(workers),
+        "--worker-class",
+        worker_class,
+        "--threads",
+        str(threads),
         "--bind",
         f"127.0.0.1:{port}",
         "--timeout",

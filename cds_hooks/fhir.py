@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
+import socket
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection
+from urllib3.connectionpool import HTTPConnectionPool
 
 from cds_hooks.errors import (
     FhirAuthError,
@@ -27,6 +33,9 @@ logger = logging.getLogger(__name__)
 FHIR_JSON = "application/fhir+json"
 _READ_PATH = re.compile(r"([A-Z][A-Za-z]+)/[A-Za-z0-9\-\.]{1,64}")
 MAX_PARALLEL = 8
+# One FHIR answer; larger ones are refused rather than parsed (bounded memory and CPU).
+MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+_CHUNK = 64 * 1024
 
 
 def _origin(url: str) -> tuple[str, str]:
@@ -123,6 +132,11 @@ class FhirClient:
         if not queries:
             return results, failures
         bounded = self._with_deadline(deadline)
+        cutter = _Cutter()
+        # Only this call's connections: they are cut at its deadline.
+        session = _session_like(self._session)
+        session.mount(bounded.base_url, cutter.adapter)
+        bounded._session = session
         pool = ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(queries)))
         try:
             futures = {key: pool.submit(bounded.fetch, query) for key, query in queries.items()}
@@ -140,8 +154,11 @@ class FhirClient:
                     logger.warning("prefetch query failed: %s", type(error).__name__)
                     failures[key] = "unexpected error"
         finally:
-            # Late workers are abandoned, not awaited: the deadline is the contract.
+            # Late workers are not awaited (the deadline is the contract) but their sockets are
+            # shut, so a server dribbling bytes does not keep a thread and a socket afterwards.
             pool.shutdown(wait=False, cancel_futures=True)
+            cutter.cut()
+            session.close()
         return results, failures
 
     def _with_deadline(self, deadline: float) -> FhirClient:
@@ -184,16 +201,18 @@ class FhirClient:
         timeout = self._timeouts()
         logger.debug("FHIR GET %s", _loggable(url))
         try:
-            response = self._session.get(
-                url, headers=headers, timeout=timeout, allow_redirects=False
-            )
-            content = response.content
+            with self._session.get(
+                url, headers=headers, timeout=timeout, allow_redirects=False, stream=True
+            ) as response:
+                content = self._content(response)
         except requests.Timeout:
             raise FhirTimeout("FHIR server timed out") from None
         except requests.RequestException as exc:
             raise FhirUnavailable(f"FHIR server unreachable ({type(exc).__name__})") from None
         status = response.status_code
         logger.debug("FHIR GET %s -> %d", _loggable(url), status)
+        if content is None:
+            raise FhirInvalidResponse(f"FHIR server answered more than {MAX_RESPONSE_BYTES} bytes")
         if status in (401, 403):
             raise FhirAuthError(f"FHIR server refused access ({status})")
         if status in (404, 410):
@@ -210,6 +229,87 @@ class FhirClient:
         if not isinstance(body, dict) or not isinstance(body.get("resourceType"), str):
             raise FhirInvalidResponse("FHIR server answered JSON that is not a resource")
         return body
+
+    def _content(self, response: requests.Response) -> bytes | None:
+        """The body, or None when it is larger than MAX_RESPONSE_BYTES (not read further)."""
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_content(_CHUNK):
+            size += len(chunk)
+            if size > MAX_RESPONSE_BYTES:
+                return None
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def _session_like(session: requests.Session) -> requests.Session:
+    """A new session with the TLS, proxy and header settings of `session`."""
+    copy = requests.Session()
+    copy.headers.update(session.headers)
+    copy.verify = session.verify
+    copy.cert = session.cert
+    copy.proxies = dict(session.proxies)
+    copy.trust_env = session.trust_env
+    return copy
+
+
+class _Cutter:
+    """The connections of one `fetch_all`, whose sockets `cut` shuts down.
+
+    A blocked `recv` only returns when its socket is shut down (closing it from another thread
+    does not wake it), and a server sending a byte now and then never trips a read timeout.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._connections: list[HTTPConnection] = []
+        self.adapter = _TrackingAdapter(self._track)
+
+    def _track(self, connection: HTTPConnection) -> None:
+        with self._lock:
+            self._connections.append(connection)
+
+    def cut(self) -> None:
+        with self._lock:
+            connections, self._connections = self._connections, []
+        for connection in connections:
+            sock = connection.sock
+            if sock is None:
+                continue
+            with contextlib.suppress(OSError):  # already closed: nothing to release
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+class _TrackingAdapter(HTTPAdapter):
+    """Hands every new connection of its pools to `track`."""
+
+    def __init__(self, track: Callable[[HTTPConnection], None]) -> None:
+        super().__init__(pool_maxsize=MAX_PARALLEL)
+        self._track = track
+
+    def get_connection_with_tls_context(
+        self,
+        request: requests.PreparedRequest,
+        verify: bool | str | None,
+        proxies: Mapping[str, str] | None = None,
+        cert: tuple[str, str] | str | None = None,
+    ) -> HTTPConnectionPool:
+        pool = super().get_connection_with_tls_context(request, verify, proxies, cert)
+        if not isinstance(pool, HTTPConnectionPool):
+            raise TypeError(f"unexpected connection pool {type(pool).__name__}")
+        if not getattr(pool, "_tracked", False):
+            new_connection = pool._new_conn
+            track = self._track
+
+            def tracked() -> Any:
+                connection = new_connection()
+                if isinstance(connection, HTTPConnection):  # HTTPSConnection too
+                    track(connection)
+                return connection
+
+            pool._new_conn = tracked  # type: ignore[method-assign]
+            pool._tracked = True  # type: ignore[attr-defined]
+        return pool
 
 
 def next_link(bundle: Mapping[str, Any]) -> str | None:

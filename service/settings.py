@@ -36,6 +36,8 @@ class Settings:
     fhir_read_timeout: float = 8.0
     deadline_seconds: float = 9.0  # whole hook, FHIR fetches included
     max_pages: int = 20
+    # Headers and body of one request, in total: a client dribbling them is cut after this.
+    request_read_seconds: float = 10.0
     smart_client_id: str = "relapse-cds-app"
     smart_client_secret: str | None = None
     smart_redirect_url: str | None = None
@@ -61,8 +63,10 @@ class Settings:
             )
         if self.smart_scope_style not in ("v1", "v2"):
             raise SettingsError(f"{_PREFIX}SMART_SCOPE_STYLE must be 'v1' or 'v2'")
-        if self.deadline_seconds <= 0 or self.max_pages < 1:
-            raise SettingsError(f"{_PREFIX}DEADLINE_SECONDS and {_PREFIX}MAX_PAGES must be > 0")
+        if self.deadline_seconds <= 0 or self.max_pages < 1 or self.request_read_seconds <= 0:
+            raise SettingsError(
+                f"{_PREFIX}DEADLINE_SECONDS, MAX_PAGES and REQUEST_READ_SECONDS must be > 0"
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -96,6 +100,7 @@ class Settings:
             fhir_read_timeout=number("FHIR_READ_TIMEOUT", cls.fhir_read_timeout),
             deadline_seconds=number("DEADLINE_SECONDS", cls.deadline_seconds),
             max_pages=int(number("MAX_PAGES", cls.max_pages)),
+            request_read_seconds=number("REQUEST_READ_SECONDS", cls.request_read_seconds),
             smart_client_id=get("SMART_CLIENT_ID") or cls.smart_client_id,
             smart_client_secret=get("SMART_CLIENT_SECRET"),
             smart_redirect_url=get("SMART_REDIRECT_URL"),
