@@ -24,6 +24,7 @@ from cds_hooks.errors import (
 )
 from cds_hooks.feedback import FeedbackStore
 from cds_hooks.fhir import FhirClient
+from cds_hooks.metrics import observe_call
 from cds_hooks.models import HookRequest, cards_response, parse_feedback
 from cds_hooks.prefetch import resolve
 
@@ -43,6 +44,13 @@ class HooksConfig:
     fhir_timeout: tuple[float, float]
     deadline_seconds: float
     max_pages: int
+
+
+_ENDPOINTS = {
+    "cds_hooks.call": "hook",
+    "cds_hooks.feedback": "feedback",
+    "cds_hooks.discovery": "discovery",
+}
 
 
 def _json(body: object, status: int = 200) -> flask.Response:
@@ -94,6 +102,9 @@ def create_blueprint(services: Sequence[ServiceDefinition], config: HooksConfig)
                 "status": response.status_code,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 1),
             }
+            known = call["service"] if call["service"] in by_id else "-"
+            endpoint = _ENDPOINTS.get(flask.request.endpoint or "", "other")
+            observe_call(known, endpoint, response.status_code, time.perf_counter() - started)
             logger.info(
                 "cds call service=%(service)s hookInstance=%(hookInstance)s status=%(status)d "
                 "duration_ms=%(duration_ms).1f",

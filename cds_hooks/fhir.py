@@ -27,6 +27,7 @@ from cds_hooks.errors import (
     FhirTimeout,
     FhirUnavailable,
 )
+from cds_hooks.metrics import observe_fhir_read
 
 logger = logging.getLogger(__name__)
 
@@ -188,7 +189,13 @@ class FhirClient:
         return min(connect, remaining), min(read, remaining)
 
     def _get(self, url: str) -> dict[str, Any]:
-        resource = self._get_json(url)
+        started = time.perf_counter()
+        try:
+            resource = self._get_json(url)
+        except FhirError as exc:
+            observe_fhir_read(time.perf_counter() - started, type(exc).__name__)
+            raise
+        observe_fhir_read(time.perf_counter() - started, None)
         failure = outcome_failure(resource)
         if failure is not None:
             raise FhirError(failure)

@@ -35,6 +35,7 @@ from service.engine import (
     fetch_and_assess,
     prefetch_templates,
 )
+from service.ops import create_ops_blueprint
 from service.settings import Settings, SettingsError, local_today
 from service.smart import SmartConfig, create_smart_blueprint
 from service.warmup import warm_up
@@ -96,6 +97,7 @@ def create_app(
             _smart_config(settings), _smart_assess(settings, codes, today), feedback.engine
         )
     )
+    app.register_blueprint(create_ops_blueprint(feedback.engine, codes))
     app.add_url_rule(
         "/openapi.json",
         "openapi",

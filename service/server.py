@@ -8,7 +8,9 @@ within `RELAPSE_CDS_REQUEST_READ_SECONDS` in total, however slowly a client drib
 
 from __future__ import annotations
 
+import os
 import socket
+import tempfile
 import time
 from typing import Any
 
@@ -105,6 +107,10 @@ def serve(host: str, port: int, workers: int, threads: int = THREADS) -> None:
     configure_logging()
     # Built before forking, so every worker starts warm and configuration errors stop startup:
     # settings, an institution's code sets and the trusted issuers file are all read here.
+    # Before prometheus_client is first imported (by the first metric): one file set per worker.
+    os.environ.setdefault(
+        "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="relapse-cds-metrics-")
+    )
     settings = Settings.from_env()
     app = create_app(settings)
     global _read_seconds  # noqa: PLW0603  # read by the forked workers, set once here
