@@ -17,8 +17,10 @@ from cds_hooks.auth import Authenticator
 from cds_hooks.discovery import ServiceDefinition, discovery_document
 from cds_hooks.errors import (
     BadRequest,
+    DeadlinePassed,
     NotFound,
     PrefetchUnavailable,
+    TooLarge,
     UnsupportedMediaType,
     error_response,
 )
@@ -44,8 +46,11 @@ class HooksConfig:
     fhir_timeout: tuple[float, float]
     deadline_seconds: float
     max_pages: int
+    # Resources of one call, sent and fetched: bounds the CPU a call can take (see the README).
+    max_resources: int = 20_000
 
 
+ASSESSMENT_RESERVE_SECONDS = 1.0
 _ENDPOINTS = {
     "cds_hooks.call": "hook",
     "cds_hooks.feedback": "feedback",
@@ -136,6 +141,8 @@ def create_blueprint(services: Sequence[ServiceDefinition], config: HooksConfig)
         if request.hook != service.hook:
             raise BadRequest("hook", f"this service answers '{service.hook}'")
         deadline = time.monotonic() + config.deadline_seconds
+        # FHIR reads stop early enough to leave the assessment its time within the deadline.
+        fetch_by = deadline - min(ASSESSMENT_RESERVE_SECONDS, config.deadline_seconds / 4)
         session = config.session_factory() if request.fhir_server else None
         try:
             client = None
@@ -147,12 +154,17 @@ def create_blueprint(services: Sequence[ServiceDefinition], config: HooksConfig)
                     access_token=authorization.access_token if authorization else None,
                     timeout=config.fhir_timeout,
                     max_pages=config.max_pages,
-                    deadline=deadline,
+                    deadline=fetch_by,
                 )
-            prefetched = resolve(request, service.prefetch, client, deadline)
+            prefetched = resolve(request, service.prefetch, client, fetch_by)
         finally:
             if session is not None:
                 session.close()
+        total = sum(len(found) for found in prefetched.resources.values())
+        if total > config.max_resources:
+            raise TooLarge("prefetch", f"more than {config.max_resources} resources in one call")
+        if time.monotonic() > deadline:
+            raise DeadlinePassed()  # no assessment is started past the deadline
         missing = {
             key: reason
             for key, reason in prefetched.failures.items()

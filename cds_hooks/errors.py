@@ -45,6 +45,23 @@ class BadRequest(CdsHooksError):
         return {"error": self.error, "field": self.field, "message": self.message}
 
 
+class TooLarge(BadRequest):
+    """The request holds more than the service reads within its deadline."""
+
+    status = 413
+    error = "too_large"
+
+
+class DeadlinePassed(CdsHooksError):
+    """The hook's deadline passed before the answer could be worked out; nothing was assessed."""
+
+    status = 503
+    error = "deadline_passed"
+
+    def body(self) -> Mapping[str, Any]:
+        return {"error": self.error, "message": "the deadline passed before the assessment"}
+
+
 class UnsupportedMediaType(CdsHooksError):
     """The request body is not declared as JSON."""
 

@@ -28,6 +28,7 @@ READ_SECONDS = 3.0
 HOOK = "/cds-services/relapsed-all-risk"
 SLOW_CLIENTS = 4
 HANGING_CALLS = 4
+POOL_SLACK = 2
 # Dribblers stop by themselves after this long at the latest (bounded loops).
 DRIBBLE_SECONDS = 30
 
@@ -147,6 +148,8 @@ def test_slow_clients_and_hanging_fhir_servers_leave_the_service_answering(
         assert statuses == [412] * HANGING_CALLS
         assert all(t < READ_SECONDS + 3 for t in cut_after), cut_after
         # The FHIR server is still dribbling: its threads and sockets must be gone all the same.
-        after = settled(served, baseline)
-        assert after[0] <= baseline[0], f"threads: {baseline[0]} before, {after[0]} after"
+        # A pool that the warm-up did not fill may still start a thread or two (a busy machine
+        # spreads the clients unevenly); a leak is one thread per query: 5 a hanging call.
+        after = settled(served, (baseline[0] + POOL_SLACK, baseline[1]))
+        assert after[0] <= baseline[0] + POOL_SLACK, f"threads: {baseline[0]} before, {after[0]}"
         assert after[1] <= baseline[1], f"sockets: {baseline[1]} before, {after[1]} after"
