@@ -48,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--workers", type=int, default=2)
+    serve.add_argument(
+        "--threads", type=int, default=16, help="threads a worker (calls it serves at once)"
+    )
     serve.set_defaults(run=_serve)
 
     sandbox = commands.add_parser(
@@ -115,7 +118,7 @@ def _serve(args: argparse.Namespace) -> int:
     from service.server import serve
 
     try:
-        serve(args.host, args.port, args.workers)
+        serve(args.host, args.port, args.workers, args.threads)
     except (OSError, ValueError) as exc:  # settings, code sets, trusted issuers, the port
         print(f"relapse-cds: cannot start: {exc}", file=sys.stderr)
         return 2
