@@ -78,6 +78,7 @@ def gunicorn_app(
         worker_class,
         "--threads",
         str(threads),
+        "--no-control-socket",
         "--bind",
         f"127.0.0.1:{port}",
         "--timeout",

@@ -83,6 +83,9 @@ def gunicorn_options(workers: int, threads: int = THREADS) -> dict[str, Any]:
         "worker_class": WORKER_CLASS,
         "threads": threads,
         "timeout": 30,
+        # No gunicornc control socket: nothing is managed through it, and it would be one more
+        # local way in (shared by every instance under the same home directory).
+        "control_socket_disable": True,
         # gunicorn's access log would write request paths (patient ids) at INFO.
         "accesslog": None,
         "errorlog": "-",
