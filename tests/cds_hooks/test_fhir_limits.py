@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import socket
+import threading
 import time
 
 import pytest
 import requests
 import responses
+from urllib3.connection import HTTPConnection
 
 from cds_hooks import fhir
 from cds_hooks.errors import FhirInvalidResponse
@@ -27,3 +30,19 @@ def test_an_answer_larger_than_the_cap_is_refused_unparsed(monkeypatch: pytest.M
     found, failures = client.fetch_all({"patient": "Patient/p"}, time.monotonic() + 5)
     assert found == {}
     assert "more than 1000 bytes" in failures["patient"]
+
+
+def test_cut_wakes_a_read_blocked_on_a_tracked_connection() -> None:
+    ours, peer = socket.socketpair()
+    with ours, peer:
+        connection = HTTPConnection("127.0.0.1")
+        connection.sock = ours
+        cutter = fhir._Cutter()
+        cutter.adapter._track(connection)
+        got: list[bytes] = []
+        reader = threading.Thread(target=lambda: got.append(ours.recv(10)))
+        reader.start()
+        cutter.cut()
+        reader.join(timeout=10)
+        assert not reader.is_alive()
+        assert got == [b""]
