@@ -36,17 +36,48 @@ def resources_from_bundle(bundle: Mapping[str, Any]) -> list[dict[str, Any]]:
     entries = bundle.get("entry", [])
     if not isinstance(entries, list):
         raise InvalidBundle("Bundle.entry must be a list")
-    resources = [
-        dict(e["resource"])
+    pairs = [
+        (e.get("fullUrl"), dict(e["resource"]))
         for e in entries
         if isinstance(e, Mapping) and isinstance(e.get("resource"), Mapping)
     ]
+    resources = _resolve_full_urls(pairs)
     patients = [r for r in resources if r.get("resourceType") == "Patient"]
     if not patients:
         raise InvalidBundle("the Bundle holds no Patient")
     if len(patients) > 1:
         raise InvalidBundle(f"the Bundle holds {len(patients)} Patients; expected exactly one")
     return resources
+
+
+def _resolve_full_urls(pairs: list[tuple[Any, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The resources, with references to another entry's `fullUrl` rewritten as `Type/id`.
+
+    Transaction Bundles (Synthea) refer by `urn:uuid:` fullUrl; a resource written there without
+    an id takes the uuid as its id, so that the references to it resolve.
+    """
+    aliases: dict[str, str] = {}
+    for full_url, resource in pairs:
+        rtype = resource.get("resourceType")
+        if not isinstance(full_url, str) or not isinstance(rtype, str):
+            continue
+        if not isinstance(resource.get("id"), str) and full_url.startswith("urn:uuid:"):
+            resource["id"] = full_url.removeprefix("urn:uuid:")
+        if isinstance(resource.get("id"), str):
+            aliases[full_url] = f"{rtype}/{resource['id']}"
+    return [_rewrite_references(r, aliases) for _, r in pairs] if aliases else [r for _, r in pairs]
+
+
+def _rewrite_references(value: Any, aliases: Mapping[str, str]) -> Any:
+    if isinstance(value, dict):
+        out = {k: _rewrite_references(v, aliases) for k, v in value.items()}
+        target = out.get("reference")
+        if isinstance(target, str) and target in aliases:
+            out["reference"] = aliases[target]
+        return out
+    if isinstance(value, list):
+        return [_rewrite_references(v, aliases) for v in value]
+    return value
 
 
 class _Record:
@@ -117,17 +148,24 @@ class _Record:
 _PATIENT_REFERENCE = re.compile(r"(?:^|/)Patient/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
 
 
-def _subject_patient(resource: Any) -> str | None:
-    """The Patient id a resource's subject (or patient) reference names, when it names one."""
-    if not isinstance(resource, Mapping):
-        return None
+def _belongs_elsewhere(resource: Any, patient_id: Any) -> bool:
+    """Whether a resource's subject (or patient) names anything but this patient.
+
+    A reference that does not resolve to the patient (another Patient, a Group, an unresolved
+    `urn:uuid:`) is not the patient's: its data must never reach this patient's assessment.
+    """
+    if not isinstance(resource, Mapping) or resource.get("resourceType") == "Patient":
+        return False
     for key in ("subject", "patient"):
         target = resource.get(key)
+        if target is None:
+            continue
         reference = target.get("reference") if isinstance(target, Mapping) else None
-        if isinstance(reference, str):
-            match = _PATIENT_REFERENCE.search(reference)
-            return match.group(1) if match else None
-    return None
+        if not isinstance(reference, str):
+            return True
+        match = _PATIENT_REFERENCE.search(reference)
+        return match is None or match.group(1) != patient_id
+    return False
 
 
 def _entered_in_error(r: Mapping[str, Any]) -> bool:
@@ -144,11 +182,10 @@ def extract(resources: Iterable[Mapping[str, Any]], codes: CodeSets) -> RelapseI
         for r in resources
         if isinstance(r, Mapping) and r.get("resourceType") == "Patient"
     }
+    patient_id = next(iter(patient_ids)) if len(patient_ids) == 1 else None
     for resource in resources:
-        owner = _subject_patient(resource)
-        # Another patient's data must never reach this patient's assessment.
-        if owner is not None and len(patient_ids) == 1 and owner not in patient_ids:
-            rec.warnings.append(f"{ref(resource)} belongs to another patient and was ignored")
+        if patient_id is not None and _belongs_elsewhere(resource, patient_id):
+            rec.warnings.append(f"{ref(resource)} does not refer to this patient and was ignored")
             continue
         rec.add(resource)
     warnings = rec.warnings

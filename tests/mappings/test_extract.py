@@ -481,7 +481,7 @@ def test_another_patients_resource_is_ignored_and_named(codes: CodeSets, referen
     inputs = extract([*late_marrow_relapse(), foreign], codes)
     assert inputs.mrd is None
     assert inputs.mrd_series == ()
-    assert "Observation/foreign belongs to another patient and was ignored" in inputs.warnings
+    assert "Observation/foreign does not refer to this patient and was ignored" in inputs.warnings
 
 
 def test_own_resources_by_absolute_reference_are_kept(codes: CodeSets) -> None:
