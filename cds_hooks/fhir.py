@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -34,6 +34,10 @@ logger = logging.getLogger(__name__)
 FHIR_JSON = "application/fhir+json"
 _READ_PATH = re.compile(r"([A-Z][A-Za-z]+)/[A-Za-z0-9\-\.]{1,64}")
 MAX_PARALLEL = 8
+# What a query value keeps unencoded: unreserved characters, "%" (already encoded), "+" (a form
+# space) and "," (FHIR's "or"). "/", ":" and "|" are encoded: proxies that collapse "//" or
+# split at "|" would otherwise change the search (http://loinc.org|… loses its LOINC results).
+_QUERY_VALUE_SAFE = "-._~%+,"
 # One FHIR answer; larger ones are refused rather than parsed (bounded memory and CPU).
 MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 _CHUNK = 64 * 1024
@@ -42,6 +46,18 @@ _CHUNK = 64 * 1024
 def _origin(url: str) -> tuple[str, str]:
     parts = urlsplit(url)
     return parts.scheme.lower(), parts.netloc.lower()
+
+
+def encode_query(url: str) -> str:
+    """`url` with every query parameter value percent-encoded; idempotent, names left as is."""
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    params = []
+    for param in parts.query.split("&"):
+        name, eq, value = param.partition("=")
+        params.append(name + eq + quote(value, safe=_QUERY_VALUE_SAFE))
+    return urlunsplit(parts._replace(query="&".join(params)))
 
 
 def _loggable(url: str) -> str:
@@ -97,7 +113,7 @@ class FhirClient:
         pages = 1
         next_url = next_link(bundle)
         while next_url is not None:
-            absolute = self._url(next_url)
+            absolute = self._page_url(next_url)
             if absolute in seen:
                 raise FhirInvalidResponse("paging loop: a next link repeats an earlier page")
             pages += 1
@@ -174,10 +190,17 @@ class FhirClient:
         )
 
     def _url(self, path_or_url: str) -> str:
-        url = urljoin(self.base_url, path_or_url.lstrip("/"))
+        """A query of ours: relative to the FHIR base, even with a leading "/"."""
+        return self._checked(urljoin(self.base_url, path_or_url.lstrip("/")))
+
+    def _page_url(self, link: str) -> str:
+        """A server's `next` link: absolute, root-relative (against the origin) or relative."""
+        return self._checked(urljoin(self.base_url, link))
+
+    def _checked(self, url: str) -> str:
         if _origin(url) != _origin(self.base_url):
             raise FhirInvalidResponse("refusing a URL on another origin than the FHIR server")
-        return url
+        return encode_query(url)
 
     def _timeouts(self) -> tuple[float, float]:
         connect, read = self._timeout

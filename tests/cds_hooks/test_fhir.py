@@ -18,7 +18,7 @@ from cds_hooks.errors import (
     FhirTimeout,
     FhirUnavailable,
 )
-from cds_hooks.fhir import FhirClient
+from cds_hooks.fhir import FhirClient, encode_query
 
 BASE = "https://fhir.example.org/r4"
 
@@ -100,6 +100,43 @@ def test_too_many_pages_is_refused() -> None:
     with pytest.raises(FhirInvalidResponse, match="pages"):
         client.search("Observation")
     assert len(responses.calls) == 3
+
+
+@pytest.mark.parametrize(
+    ("url", "encoded"),
+    [
+        (
+            "Observation?patient=p1&code=http://loinc.org|26474-7,http://snomed.info/sct|1",
+            "Observation?patient=p1&code=http%3A%2F%2Floinc.org%7C26474-7,http%3A%2F%2Fsnomed.info%2Fsct%7C1",
+        ),
+        (
+            "Observation?date=ge2020-01-01T00:00:00%2B02:00",
+            "Observation?date=ge2020-01-01T00%3A00%3A00%2B02%3A00",
+        ),
+        ("Condition?code:text=bone marrow&_count=", "Condition?code:text=bone%20marrow&_count="),
+        ("Patient/p1", "Patient/p1"),
+    ],
+)
+def test_query_values_are_percent_encoded_once(url: str, encoded: str) -> None:
+    assert encode_query(url) == encoded
+    assert encode_query(encoded) == encoded
+
+
+@responses.activate
+def test_searches_go_out_encoded(client: FhirClient) -> None:
+    responses.get(f"{BASE}/Observation", json=bundle(obs(1)))
+    client.fetch("Observation?patient=p1&code=http://loinc.org|26474-7")
+    assert responses.calls[0].request.url == (
+        f"{BASE}/Observation?patient=p1&code=http%3A%2F%2Floinc.org%7C26474-7"
+    )
+
+
+@responses.activate
+def test_root_relative_next_link_is_resolved_against_the_origin(client: FhirClient) -> None:
+    responses.get(f"{BASE}/Observation", json=bundle(obs(1), next_url="/r4/Observation?page=2"))
+    responses.get(f"{BASE}/Observation", json=bundle(obs(2)))
+    assert [r["id"] for r in client.search("Observation")] == ["1", "2"]
+    assert responses.calls[1].request.url == f"{BASE}/Observation?page=2"
 
 
 @responses.activate

@@ -7,6 +7,7 @@ what could not be read, never a 5xx, and always within its deadline.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ class Fault:
     require_token: str | None = None  # 401 unless `Authorization: Bearer <token>`
     paging_loop: bool = False  # searchsets link `next` to themselves
     only: str | None = None  # fault only requests whose path starts with this
+    collapse_slashes: bool = False  # "//" → "/" in the query, as some proxies normalise URLs
 
 
 class FaultyFhir:
@@ -55,6 +57,8 @@ class FaultyFhir:
             start("200 OK", [("Content-Type", fault.content_type)])
             return [fault.body]
         fhir_path = path.removeprefix("/fhir")
+        if fault.collapse_slashes:
+            query = re.sub("/{2,}", "/", query)
         url = f"{self.upstream}{fhir_path}" + (f"?{query}" if query else "")
         upstream = requests.get(url, headers={"Accept": "application/fhir+json"}, timeout=10)
         payload = upstream.json()

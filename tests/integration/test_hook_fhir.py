@@ -83,6 +83,24 @@ def test_fetch_path_equals_full_prefetch(
         assert fetched["patient"] == f"Patient/{patient.patient_id}"
 
 
+def test_fetch_path_survives_a_proxy_that_collapses_slashes(
+    service_url: str,
+    fhir_base: str,
+    faulty_fhir: tuple[FaultyFhir, str],
+    patients: list[DemoPatient],
+) -> None:
+    proxy, proxied = faulty_fhir
+    proxy.fault = Fault(collapse_slashes=True)
+    for patient in patients:
+        direct = assessment_of(
+            post_hook(service_url, hook(patient.patient_id, fhir_server=fhir_base))
+        )
+        through = assessment_of(
+            post_hook(service_url, hook(patient.patient_id, fhir_server=proxied))
+        )
+        assert through == direct, patient.key
+
+
 def test_partial_prefetch_fetches_the_rest(
     service_url: str, fhir_base: str, patients: list[DemoPatient]
 ) -> None:
