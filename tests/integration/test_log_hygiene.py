@@ -27,17 +27,19 @@ TEST_SERVER_LOGGERS = ("werkzeug",)
 
 
 def secrets_of(resources: list[dict[str, Any]]) -> set[str]:
-    """Ids, dates and numeric values anywhere in the resources."""
+    """Ids, MRNs, full names, dates and numeric values anywhere in the resources."""
     found: set[str] = set()
 
     def walk(value: Any, key: str = "") -> None:
         if isinstance(value, dict):
+            if key == "name" and isinstance(value.get("text"), str):
+                found.add(value["text"])
             for k, v in value.items():
                 walk(v, k)
         elif isinstance(value, list):
             for item in value:
                 walk(item, key)
-        elif isinstance(value, str) and (key in ("id", "birthDate") or DATE.match(value)):
+        elif isinstance(value, str) and (key in ("id", "birthDate", "value") or DATE.match(value)):
             found.add(value[:10] if DATE.match(value) else value)
         elif isinstance(value, float | int) and not isinstance(value, bool) and key == "value":
             found.add(repr(value))
