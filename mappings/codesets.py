@@ -1,8 +1,9 @@
 """Code sets as data (fhir-contract.md): loaded once from mappings/codes/*.json, extensible.
 
 A code-set file is `{"sets": {name: [{"system", "code", "status"?, "display"?, "value"?}]},
-"gene_markers"?: [{"genes": [...], "marker": ...}], "frontline_words"?: [...]}`. An institution's
-file in the same format adds codes to the defaults.
+"gene_markers"?: [{"genes": [...], "marker": ...}], "frontline_words"?: [...],
+"site_synonyms"?: {site: [phrase, ...]}, "site_negations"?: [...]}`. An institution's file in the
+same format adds codes (and words) to the defaults.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from mappings.errors import InvalidCodeSets
+from service.domain.inputs import Site
 
 CODES_DIR = Path(__file__).resolve().parent / "codes"
 HGNC_SYSTEM = "http://www.genenames.org"
@@ -62,6 +64,8 @@ class CodeSets:
     sets: Mapping[str, Mapping[Key, CodeEntry]]
     gene_markers: tuple[tuple[frozenset[str], str], ...] = ()
     frontline_words: tuple[str, ...] = ()
+    site_synonyms: tuple[tuple[str, str], ...] = ()  # (phrase, site), lower case
+    site_negations: tuple[str, ...] = ()
 
     def entry(self, name: str, system: str | None, code: str | None) -> CodeEntry | None:
         """The entry of set `name` for this coding, or None."""
@@ -113,9 +117,12 @@ def _read(path: Path) -> dict[str, Any]:
 def _merge(
     path: Path,
     data: Mapping[str, Any],
+    *,
     sets: dict[str, dict[Key, CodeEntry]],
     markers: list[tuple[frozenset[str], str]],
     words: list[str],
+    synonyms: list[tuple[str, str]],
+    negations: list[str],
 ) -> None:
     for name, entries in data.get("sets", {}).items():
         if not isinstance(entries, list):
@@ -131,6 +138,16 @@ def _merge(
     for rule in data.get("gene_markers", []):
         markers.append((frozenset(str(g) for g in rule["genes"]), str(rule["marker"])))
     words.extend(str(w).lower() for w in data.get("frontline_words", []))
+    site_synonyms = data.get("site_synonyms", {})
+    if not isinstance(site_synonyms, dict) or not all(
+        isinstance(v, list) for v in site_synonyms.values()
+    ):
+        raise InvalidCodeSets(f"{path.name}: site_synonyms must map a site to a list of phrases")
+    unknown = set(site_synonyms) - {s.value for s in Site}
+    if unknown:
+        raise InvalidCodeSets(f"{path.name}: site_synonyms names unknown sites {sorted(unknown)}")
+    synonyms.extend((str(w).lower(), str(site)) for site, ws in site_synonyms.items() for w in ws)
+    negations.extend(str(w).lower() for w in data.get("site_negations", []))
 
 
 def load_codesets(extra: Path | None = None) -> CodeSets:
@@ -138,13 +155,25 @@ def load_codesets(extra: Path | None = None) -> CodeSets:
     sets: dict[str, dict[Key, CodeEntry]] = {}
     markers: list[tuple[frozenset[str], str]] = []
     words: list[str] = []
+    synonyms: list[tuple[str, str]] = []
+    negations: list[str] = []
     paths = sorted(CODES_DIR.glob("*.json"))
     if extra is not None:
         paths.append(extra)
     for path in paths:
-        _merge(path, _read(path), sets, markers, words)
+        _merge(
+            path,
+            _read(path),
+            sets=sets,
+            markers=markers,
+            words=words,
+            synonyms=synonyms,
+            negations=negations,
+        )
     return CodeSets(
         sets=sets,
         gene_markers=tuple(dict.fromkeys(markers)),
         frontline_words=tuple(dict.fromkeys(words)),
+        site_synonyms=tuple(dict.fromkeys(synonyms)),
+        site_negations=tuple(dict.fromkeys(negations)),
     )

@@ -5,6 +5,7 @@ fhir-contract.md, "The leukemia" and "The relapse" (patterns 1-3).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -40,7 +41,7 @@ class ConditionFacts:
     date: date | None  # onset, else recordedDate
     lineage: tuple[LineageEvidence, ...]
     markers: frozenset[str]
-    sites: frozenset[Site] | None
+    sites: SiteFacts
     not_in_remission: bool
     refractory: bool
     hsct: bool
@@ -53,6 +54,8 @@ class RelapseFacts:
     relapsed: bool = False
     relapse_dates: tuple[date, ...] = ()
     sites: frozenset[Site] | None = None
+    sites_from_text: frozenset[Site] = frozenset()
+    sites_incomplete: bool = False
     sources: dict[str, tuple[str, ...]] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
 
@@ -91,16 +94,78 @@ def lineage_of(
     return found
 
 
-def _sites(resource: Mapping[str, Any], codes: CodeSets) -> frozenset[Site] | None:
-    sites: set[Site] = set()
-    for concept in as_list(resource.get("bodySite")):
-        cs = list(codings(concept))
-        if not cs and not as_str(as_dict(concept).get("text")):
+@dataclass(frozen=True, slots=True)
+class SiteFacts:
+    """The relapse sites a Condition names.
+
+    `from_text`: sites read from bodySite text (the card marks them); `incomplete`: a bodySite
+    was written that names no known site, so the set may lack a site.
+    """
+
+    sites: frozenset[Site] | None
+    from_text: frozenset[Site] = frozenset()
+    incomplete: bool = False
+    warnings: tuple[str, ...] = ()
+
+
+def _has_words(text: str, phrase: str) -> bool:
+    words = r"\s+".join(re.escape(w) for w in phrase.split())
+    return re.search(rf"(?<![\w-]){words}(?![\w-])", text) is not None
+
+
+def site_text(text: str, codes: CodeSets) -> tuple[frozenset[Site], bool]:
+    """(sites named, negated) for a bodySite text: whole words, case-insensitive."""
+    lowered = text.lower()
+    named = frozenset(
+        Site(site) for phrase, site in codes.site_synonyms if _has_words(lowered, phrase)
+    )
+    negated = any(_has_words(lowered, word) for word in codes.site_negations)
+    return named, negated
+
+
+def _sites(resource: Mapping[str, Any], codes: CodeSets) -> SiteFacts:
+    r = ref(resource)
+    coded: set[Site] = set()
+    from_text: set[Site] = set()
+    incomplete = False
+    warnings: list[str] = []
+    for raw in as_list(resource.get("bodySite")):
+        concept = as_dict(raw)
+        cs = [c for c in codings(concept) if as_str(c.get("system")) and as_str(c.get("code"))]
+        if cs:
+            entry = codes.match("body_site", cs)
+            # Any other coded site is extramedullary "other" (contract, body sites).
+            coded.add(Site(entry.value) if entry is not None and entry.value else Site.OTHER)
             continue
-        entry = codes.match("body_site", cs)
-        # Any other coded (or text-only) site is extramedullary "other" (contract, body sites).
-        sites.add(Site(entry.value) if entry is not None and entry.value else Site.OTHER)
-    return frozenset(sites) if sites else None
+        # Text only (or codings without system and code): read the words, never guess "other".
+        texts = [as_str(concept.get("text")) or ""]
+        texts += [as_str(c.get("display")) or "" for c in codings(concept)]
+        text = " ".join(t for t in texts if t.strip())
+        if not text:
+            continue
+        named, negated = site_text(text, codes)
+        if negated:
+            # "no CNS involvement" names no site; a negation beside several sites cannot be
+            # placed, so one of them may be involved.
+            if len(named) > 1:
+                incomplete = True
+                warnings.append(
+                    f"{r}: a bodySite text negates one of several sites; which is involved "
+                    "cannot be read (site unknown)"
+                )
+            continue
+        if not named:
+            incomplete = True
+            warnings.append(f"{r}: a bodySite text names no known site (site unknown)")
+            continue
+        from_text |= named
+    sites = coded | from_text
+    return SiteFacts(
+        frozenset(sites) if sites else None,
+        frozenset(from_text - coded),
+        incomplete,
+        tuple(warnings),
+    )
 
 
 def read_condition(resource: Mapping[str, Any], codes: CodeSets) -> ConditionFacts:
@@ -188,8 +253,14 @@ def relapse_facts(conditions: Iterable[ConditionFacts]) -> RelapseFacts:
 
     dates = tuple(sorted({c.onset for c in relapses if c.onset is not None}))
     first = [c for c in relapses if c.onset == dates[0]]
-    site_sets = [c.sites for c in first if c.sites is not None]
+    site_sets = [c.sites.sites for c in first if c.sites.sites is not None]
     sites = frozenset().union(*site_sets) if site_sets else None
+    # A site counts as read from text only when no Condition codes it.
+    coded = frozenset().union(*((c.sites.sites or frozenset()) - c.sites.from_text for c in first))
+    from_text = frozenset().union(*(c.sites.from_text for c in first)) - coded
+    incomplete = any(c.sites.incomplete for c in first)
+    for c in first:
+        warnings.extend(c.sites.warnings)
     sources["relapsed"] = tuple(c.ref for c in relapses)
     sources["relapse_date"] = tuple(c.ref for c in first)
     sources["relapse_dates"] = tuple(
@@ -197,10 +268,12 @@ def relapse_facts(conditions: Iterable[ConditionFacts]) -> RelapseFacts:
     )
     sources["relapse_count"] = sources["relapse_dates"]
     if sites is not None:
-        sources["sites"] = tuple(c.ref for c in first if c.sites is not None)
-    else:
+        sources["sites"] = tuple(c.ref for c in first if c.sites.sites is not None)
+    elif not incomplete:
         warnings.append(f"no relapse site recorded on {', '.join(c.ref for c in first)}")
-    return RelapseFacts(True, diagnosis, True, dates, sites, sources, tuple(warnings))
+    return RelapseFacts(
+        True, diagnosis, True, dates, sites, from_text, incomplete, sources, tuple(warnings)
+    )
 
 
 def best_lineage(

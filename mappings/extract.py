@@ -259,6 +259,8 @@ def extract(resources: Iterable[Mapping[str, Any]], codes: CodeSets) -> RelapseI
         end_of_therapy=therapy.end_of_therapy,
         on_therapy=therapy.on_therapy,
         sites=rel.sites,
+        sites_from_text=rel.sites_from_text,
+        sites_incomplete=rel.sites_incomplete,
         marrow_blasts=blasts,
         mrd=mrd,
         mrd_series=series,

@@ -234,7 +234,8 @@ def _input_lines(a: Assessment) -> list[str]:
     )
     lines = []
     for key, label in shown:
-        value = escape(_value(key, data.get(key)))
+        text = _value(key, data.get(key))
+        value = escape(text + _site_marks(data) if key == "sites" else text)
         # Age is derived: it comes from the birth date and the diagnosis.
         keys = ("birth_date", "diagnosis_date") if key == "age_at_diagnosis" else (key,)
         # Resource ids come from FHIR: escaped, so not in code spans (escapes do not apply there).
@@ -257,6 +258,16 @@ def _value(key: str, value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     return str(value)
+
+
+def _site_marks(data: Mapping[str, Any]) -> str:
+    """Which sites were read from free text, and whether a written site could not be read."""
+    marks = []
+    if data.get("sites_from_text"):
+        marks.append(f"read from text: {', '.join(data['sites_from_text'])}")
+    if data.get("sites_incomplete"):
+        marks.append("a site written in text could not be read")
+    return f" ({'; '.join(marks)})" if marks else ""
 
 
 def _pathway_detail(a: Assessment) -> str:

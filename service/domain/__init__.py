@@ -52,7 +52,7 @@ def assess(inputs: RelapseInputs, as_of: date, primary: str = "bfm") -> Assessme
     )
     if not inputs.has_all or not inputs.relapsed:
         return _without_relapse(inputs, as_of, primary, age)
-    reading = read_sites(inputs.sites, inputs.marrow_blasts)
+    reading = read_sites(inputs.sites, inputs.marrow_blasts, incomplete=inputs.sites_incomplete)
     space = build_space(inputs, age)
     schemes = {name: assess_scheme(name, space) for name in SCHEMES}
     pathway = pathway_for(space, primary, schemes[primary])

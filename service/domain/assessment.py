@@ -103,6 +103,8 @@ class Assessment:
                 "end_of_therapy": _iso(i.end_of_therapy),
                 "on_therapy": i.on_therapy,
                 "sites": None if i.sites is None else sorted(s.value for s in i.sites),
+                "sites_from_text": sorted(s.value for s in i.sites_from_text),
+                "sites_incomplete": i.sites_incomplete,
                 "marrow_blasts": i.marrow_blasts,
                 "mrd": mrd,
                 "genetics": genetics,

@@ -192,7 +192,7 @@ def build_space(inputs: RelapseInputs, age: int | None) -> Space:
         within6 = (before_months(rel, eot, 6),)
     else:
         within6 = (False, True)
-    reading = read_sites(inputs.sites, inputs.marrow_blasts)
+    reading = read_sites(inputs.sites, inputs.marrow_blasts, incomplete=inputs.sites_incomplete)
     site_names = ("sites",) if inputs.marrow_blasts is not None else ("sites", "marrow_blasts")
     lineages = (Lineage.B, Lineage.T) if inputs.lineage is None else (inputs.lineage,)
     dims = (

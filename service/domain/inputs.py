@@ -106,6 +106,8 @@ class RelapseInputs:
     end_of_therapy: date | None = None
     on_therapy: bool | None = None  # True: frontline CarePlan active at the relapse date
     sites: frozenset[Site] | None = None  # None: no site documented
+    sites_from_text: frozenset[Site] = frozenset()  # read from bodySite text, not codes
+    sites_incomplete: bool = False  # a site was written that names no known site
     marrow_blasts: float | None = None  # percent at relapse
     mrd: Mrd | None = None  # post-induction MRD after the first relapse
     mrd_series: tuple[Mrd, ...] = ()  # every MRD result, ascending by date (timeline)

@@ -47,7 +47,21 @@ class SiteReading:
     warnings: tuple[str, ...] = ()
 
 
-def read_sites(sites: frozenset[Site] | None, blasts: float | None) -> SiteReading:
+def read_sites(
+    sites: frozenset[Site] | None, blasts: float | None, *, incomplete: bool = False
+) -> SiteReading:
+    """The site pattern; `incomplete`: a written site was not read, so any site may be added."""
+    reading = _read_known(sites, blasts)
+    if not incomplete or not sites:
+        # With no site read, every site set is already possible.
+        return reading
+    possible = tuple(dict.fromkeys(s | {extra} for s in reading.possible for extra in Site))
+    patterns = {pattern_of(s) for s in possible}
+    pattern = patterns.pop() if len(patterns) == 1 else INDETERMINATE
+    return SiteReading(pattern, possible, reading.warnings)
+
+
+def _read_known(sites: frozenset[Site] | None, blasts: float | None) -> SiteReading:
     grade = blast_grade(blasts)
     coded = sites or frozenset()
     em = coded - {Site.MARROW}

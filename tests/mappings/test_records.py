@@ -6,12 +6,19 @@ All data here is synthetic, written in the shapes those systems use.
 
 from __future__ import annotations
 
+import json
 from datetime import date
+from pathlib import Path
 from typing import Any
 
-from mappings.codesets import CodeSets
+import pytest
+
+from mappings.codesets import CodeSets, load_codesets
+from mappings.errors import InvalidCodeSets
 from mappings.extract import extract, resources_from_bundle
+from service.cards import ASSESSMENT_EXTENSION, build_cards
 from service.domain.inputs import Site
+from service.engine import assess_resources
 from tests.mappings.builders import CM, SCT, cc
 
 PATIENT_UUID = "9c1d8f0a-5d7e-4c2b-8a61-3f0e2b7d4c11"
@@ -95,3 +102,158 @@ def test_a_subject_that_is_not_a_patient_is_ignored(codes: CodeSets) -> None:
     inputs = extract(resources_from_bundle(_synthea_bundle(dx, rel)), codes)
     assert not inputs.relapsed
     assert "Condition/c-rel does not refer to this patient and was ignored" in inputs.warnings
+
+
+# --- Sites in text (Epic encounter diagnoses: ICD-10-CM + SNOMED, bodySite as typed) ----------
+
+EPIC_ICD = "http://hl7.org/fhir/sid/icd-10-cm"
+AS_OF = date(2021, 9, 1)
+
+
+def _epic_relapse(rid: str, onset: str, *body_sites: dict[str, Any]) -> dict[str, Any]:
+    """An Epic-style encounter diagnosis: ICD-10-CM and SNOMED codings side by side."""
+    return {
+        "resourceType": "Condition",
+        "id": rid,
+        "clinicalStatus": cc("http://terminology.hl7.org/CodeSystem/condition-clinical", "active"),
+        "category": [
+            cc("http://terminology.hl7.org/CodeSystem/condition-category", "encounter-diagnosis")
+        ],
+        "code": {
+            "coding": [
+                {"system": EPIC_ICD, "code": "C91.02", "display": "ALL, in relapse"},
+                {"system": SCT, "code": "91857003", "display": "Acute lymphoid leukemia"},
+            ],
+            "text": "Relapsed B-ALL",
+        },
+        "subject": {"reference": "Patient/p", "display": "Test, Patient"},
+        "onsetDateTime": onset,
+        "recordedDate": onset,
+        "bodySite": list(body_sites),
+    }
+
+
+def _epic_record(*body_sites: dict[str, Any]) -> list[dict[str, Any]]:
+    dx = _epic_relapse("dx", "2018-03-10")
+    dx["code"]["coding"] = [
+        {"system": EPIC_ICD, "code": "C91.00"},
+        {"system": SCT, "code": "277571004"},
+    ]
+    del dx["bodySite"]
+    return [
+        {"resourceType": "Patient", "id": "p", "birthDate": "2012-05-20", "gender": "male"},
+        dx,
+        _epic_relapse("rel", "2021-06-15", *body_sites),
+        {
+            "resourceType": "CarePlan",
+            "id": "frontline",
+            "status": "completed",
+            "intent": "plan",
+            "title": "Frontline ALL therapy",
+            "subject": {"reference": "Patient/p"},
+            "period": {"start": "2018-03-12", "end": "2020-06-01"},
+        },
+    ]
+
+
+def _text(text: str) -> dict[str, Any]:
+    return {"text": text}
+
+
+@pytest.mark.parametrize(
+    ("text", "site"),
+    [
+        ("Bone marrow", Site.MARROW),
+        ("MARROW", Site.MARROW),
+        ("bone  marrow, posterior iliac crest", Site.MARROW),
+        ("Cerebrospinal fluid", Site.CNS),
+        ("CSF", Site.CNS),
+        ("Central Nervous System", Site.CNS),
+        ("brain", Site.CNS),
+        ("Meninges", Site.CNS),
+        ("Left testicle", Site.TESTIS),
+        ("testes", Site.TESTIS),
+        ("Testicular", Site.TESTIS),
+        ("testis, right", Site.TESTIS),
+    ],
+)
+def test_site_text_is_read_on_whole_words(codes: CodeSets, text: str, site: Site) -> None:
+    inputs = extract(_epic_record(_text(text)), codes)
+    assert inputs.sites == frozenset({site})
+    assert inputs.sites_from_text == frozenset({site})
+    assert not inputs.sites_incomplete
+
+
+def test_bone_marrow_in_text_is_a_marrow_relapse_not_extramedullary(codes: CodeSets) -> None:
+    result = assess_resources(
+        _epic_record(_text("Bone marrow")), codes=codes, primary="bfm", as_of=AS_OF
+    )
+    assert result.assessment.site_pattern == "isolated_marrow"
+    risk = build_cards(result, app_url=None)[0]
+    assert risk.extension is not None
+    assert risk.extension[ASSESSMENT_EXTENSION]["inputs"]["sites_from_text"] == ["marrow"]
+    sites_line = next(x for x in (risk.detail or "").splitlines() if "Relapse sites" in x)
+    assert "read from text" in sites_line
+
+
+@pytest.mark.parametrize(
+    "text", ["no CNS involvement", "CSF negative", "testes normal", "Brain: not involved"]
+)
+def test_a_negated_site_text_names_no_site(codes: CodeSets, text: str) -> None:
+    inputs = extract(_epic_record(cc(SCT, "14016003"), _text(text)), codes)
+    assert inputs.sites == frozenset({Site.MARROW})
+    assert inputs.sites_from_text == frozenset()
+    assert not inputs.sites_incomplete
+
+
+@pytest.mark.parametrize("text", ["Left orbit", "BM", "marrowbone", "CNS1", "skin"])
+def test_text_naming_no_known_site_is_unknown_never_other(codes: CodeSets, text: str) -> None:
+    inputs = extract(_epic_record(_text(text)), codes)
+    assert inputs.sites is None
+    assert inputs.sites_incomplete
+    assert "Condition/rel: a bodySite text names no known site (site unknown)" in inputs.warnings
+
+
+def test_an_unknown_text_site_beside_a_coded_cns_is_not_isolated_cns(codes: CodeSets) -> None:
+    # "BM" may be the marrow: the relapse cannot be called isolated extramedullary.
+    resources = _epic_record(cc(SCT, "21483005"), _text("BM"))
+    result = assess_resources(resources, codes=codes, primary="bfm", as_of=AS_OF)
+    assert result.assessment.site_pattern == "indeterminate"
+    assert result.assessment.schemes["bfm"].group == "indeterminate"  # S1 or S2
+    coded_only = _epic_record(cc(SCT, "21483005"))
+    alone = assess_resources(coded_only, codes=codes, primary="bfm", as_of=AS_OF).assessment
+    assert (alone.site_pattern, alone.schemes["bfm"].group) == ("isolated_extramedullary", "S1")
+    risk = build_cards(result, app_url=None)[0]
+    assert "a site written in text could not be read" in (risk.detail or "")
+
+
+def test_a_negation_beside_several_sites_leaves_the_sites_unknown(codes: CodeSets) -> None:
+    inputs = extract(_epic_record(cc(SCT, "21483005"), _text("bone marrow; testes normal")), codes)
+    assert inputs.sites == frozenset({Site.CNS})
+    assert inputs.sites_incomplete
+
+
+def test_a_coded_site_is_not_marked_as_read_from_text(codes: CodeSets) -> None:
+    inputs = extract(_epic_record(cc(SCT, "14016003"), _text("Bone marrow")), codes)
+    assert inputs.sites == frozenset({Site.MARROW})
+    assert inputs.sites_from_text == frozenset()
+
+
+def test_codings_without_system_are_read_as_text(codes: CodeSets) -> None:
+    inputs = extract(_epic_record({"coding": [{"display": "Bone Marrow"}]}), codes)
+    assert inputs.sites == frozenset({Site.MARROW})
+
+
+def test_site_synonyms_are_extensible_by_configuration(codes: CodeSets, tmp_path: Path) -> None:
+    local = tmp_path / "local.json"
+    local.write_text(json.dumps({"sets": {}, "site_synonyms": {"marrow": ["bm"]}}))
+    extended = load_codesets(local)
+    assert extract(_epic_record(_text("BM")), extended).sites == frozenset({Site.MARROW})
+    assert extract(_epic_record(_text("BM")), codes).sites is None
+
+
+def test_a_synonym_for_an_unknown_site_is_refused(tmp_path: Path) -> None:
+    local = tmp_path / "local.json"
+    local.write_text(json.dumps({"sets": {}, "site_synonyms": {"liver": ["hepatic"]}}))
+    with pytest.raises(InvalidCodeSets, match="unknown sites"):
+        load_codesets(local)
