@@ -1,8 +1,8 @@
 """Code sets as data (fhir-contract.md): loaded once from mappings/codes/*.json, extensible.
 
 A code-set file is `{"sets": {name: [{"system", "code", "status"?, "display"?, "value"?}]},
-"gene_markers"?: [{"genes": [...], "marker": ...}], "frontline_words"?: [...],
-"site_synonyms"?: {site: [phrase, ...]}, "site_negations"?: [...]}`. An institution's file in the
+"gene_markers"?: [{"genes": [...], "marker": ...}], "site_synonyms"?: {site: [phrase, ...]}}` and
+the word lists of WORD_LISTS (`"frontline_words"?: [...]`, ...). An institution's file in the
 same format adds codes (and words) to the defaults.
 """
 
@@ -35,6 +35,15 @@ OBSERVATION_SETS: tuple[str, ...] = (
 
 Key = tuple[str, str]
 
+# Lists of words a file may hold (therapy.json: CarePlan titles; sites.json: bodySite text).
+WORD_LISTS: tuple[str, ...] = (
+    "frontline_words",
+    "frontline_phase_words",
+    "maintenance_words",
+    "relapse_plan_words",
+    "site_negations",
+)
+
 
 def normalise_system(system: str) -> str:
     """Compare systems leniently: case of scheme/host, http vs https, trailing '/'."""
@@ -63,9 +72,13 @@ class CodeSets:
 
     sets: Mapping[str, Mapping[Key, CodeEntry]]
     gene_markers: tuple[tuple[frozenset[str], str], ...] = ()
+    # Word lists (lower case), see WORD_LISTS.
     frontline_words: tuple[str, ...] = ()
-    site_synonyms: tuple[tuple[str, str], ...] = ()  # (phrase, site), lower case
+    frontline_phase_words: tuple[str, ...] = ()
+    maintenance_words: tuple[str, ...] = ()
+    relapse_plan_words: tuple[str, ...] = ()
     site_negations: tuple[str, ...] = ()
+    site_synonyms: tuple[tuple[str, str], ...] = ()  # (phrase, site), lower case
 
     def entry(self, name: str, system: str | None, code: str | None) -> CodeEntry | None:
         """The entry of set `name` for this coding, or None."""
@@ -120,9 +133,8 @@ def _merge(
     *,
     sets: dict[str, dict[Key, CodeEntry]],
     markers: list[tuple[frozenset[str], str]],
-    words: list[str],
+    words: dict[str, list[str]],
     synonyms: list[tuple[str, str]],
-    negations: list[str],
 ) -> None:
     for name, entries in data.get("sets", {}).items():
         if not isinstance(entries, list):
@@ -137,7 +149,11 @@ def _merge(
             target[_key(entry.system, entry.code)] = entry
     for rule in data.get("gene_markers", []):
         markers.append((frozenset(str(g) for g in rule["genes"]), str(rule["marker"])))
-    words.extend(str(w).lower() for w in data.get("frontline_words", []))
+    for name in WORD_LISTS:
+        found = data.get(name, [])
+        if not isinstance(found, list):
+            raise InvalidCodeSets(f"{path.name}: {name} must be a list")
+        words.setdefault(name, []).extend(str(w).lower() for w in found)
     site_synonyms = data.get("site_synonyms", {})
     if not isinstance(site_synonyms, dict) or not all(
         isinstance(v, list) for v in site_synonyms.values()
@@ -147,16 +163,14 @@ def _merge(
     if unknown:
         raise InvalidCodeSets(f"{path.name}: site_synonyms names unknown sites {sorted(unknown)}")
     synonyms.extend((str(w).lower(), str(site)) for site, ws in site_synonyms.items() for w in ws)
-    negations.extend(str(w).lower() for w in data.get("site_negations", []))
 
 
 def load_codesets(extra: Path | None = None) -> CodeSets:
     """The default code sets, plus the codes of an institution's file `extra` when given."""
     sets: dict[str, dict[Key, CodeEntry]] = {}
     markers: list[tuple[frozenset[str], str]] = []
-    words: list[str] = []
+    words: dict[str, list[str]] = {}
     synonyms: list[tuple[str, str]] = []
-    negations: list[str] = []
     paths = sorted(CODES_DIR.glob("*.json"))
     if extra is not None:
         paths.append(extra)
@@ -168,12 +182,10 @@ def load_codesets(extra: Path | None = None) -> CodeSets:
             markers=markers,
             words=words,
             synonyms=synonyms,
-            negations=negations,
         )
     return CodeSets(
         sets=sets,
         gene_markers=tuple(dict.fromkeys(markers)),
-        frontline_words=tuple(dict.fromkeys(words)),
         site_synonyms=tuple(dict.fromkeys(synonyms)),
-        site_negations=tuple(dict.fromkeys(negations)),
+        **{name: tuple(dict.fromkeys(words.get(name, []))) for name in WORD_LISTS},
     )

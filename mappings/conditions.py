@@ -5,14 +5,13 @@ fhir-contract.md, "The leukemia" and "The relapse" (patterns 1-3).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from mappings.codesets import CodeSets
-from mappings.fhirjson import as_dict, as_list, as_str, codings, full_date, ref
+from mappings.fhirjson import as_dict, as_list, as_str, codings, full_date, has_words, ref
 from service.domain.inputs import Lineage, Site
 
 HISTOLOGY_EXTENSION = (
@@ -108,18 +107,13 @@ class SiteFacts:
     warnings: tuple[str, ...] = ()
 
 
-def _has_words(text: str, phrase: str) -> bool:
-    words = r"\s+".join(re.escape(w) for w in phrase.split())
-    return re.search(rf"(?<![\w-]){words}(?![\w-])", text) is not None
-
-
 def site_text(text: str, codes: CodeSets) -> tuple[frozenset[Site], bool]:
     """(sites named, negated) for a bodySite text: whole words, case-insensitive."""
     lowered = text.lower()
     named = frozenset(
-        Site(site) for phrase, site in codes.site_synonyms if _has_words(lowered, phrase)
+        Site(site) for phrase, site in codes.site_synonyms if has_words(lowered, phrase)
     )
-    negated = any(_has_words(lowered, word) for word in codes.site_negations)
+    negated = any(has_words(lowered, word) for word in codes.site_negations)
     return named, negated
 
 

@@ -232,6 +232,7 @@ def extract(resources: Iterable[Mapping[str, Any]], codes: CodeSets) -> RelapseI
     eot_markers = [m for m in eot_markers if not obs.states_absent(m, codes)]
     therapy = frontline_therapy(eot_markers, rec.care_plans, first_relapse, codes)
     sources.update(therapy.sources)
+    warnings.extend(therapy.warnings)
     if rel.relapsed and therapy.end_of_therapy is None and therapy.on_therapy is None:
         warnings.append("end of frontline therapy not documented")
 

@@ -90,6 +90,21 @@ def full_date(value: Any) -> date | None:
         return None
 
 
+def _words(phrase: str) -> str:
+    words = r"\s+".join(re.escape(w) for w in phrase.split())
+    return rf"(?<![\w-]){words}(?![\w-])"
+
+
+def has_words(text: str, phrase: str) -> bool:
+    """Whether lower-case `text` holds `phrase` as whole words (any run of spaces between)."""
+    return re.search(_words(phrase), text) is not None
+
+
+def without_words(text: str, phrase: str) -> str:
+    """`text` with every whole-word occurrence of `phrase` taken out."""
+    return re.sub(_words(phrase), " ", text)
+
+
 def is_partial_date(value: Any) -> bool:
     """A date written but not to the day (e.g. "2020-05"), or not a date at all."""
     return value is not None and full_date(value) is None

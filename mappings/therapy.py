@@ -8,7 +8,16 @@ from datetime import date
 from typing import Any
 
 from mappings.codesets import CodeSets
-from mappings.fhirjson import as_dict, as_list, as_str, codings, full_date, ref
+from mappings.fhirjson import (
+    as_dict,
+    as_list,
+    as_str,
+    codings,
+    full_date,
+    has_words,
+    ref,
+    without_words,
+)
 
 
 def performed_date(resource: Mapping[str, Any]) -> date | None:
@@ -25,14 +34,37 @@ def performed_date(resource: Mapping[str, Any]) -> date | None:
     return None
 
 
-def is_frontline_plan(resource: Mapping[str, Any], codes: CodeSets) -> bool:
+# CarePlan statuses that never stood (FHIR request-status): not read at all.
+_UNREAD_PLAN_STATUSES = frozenset({"draft", "entered-in-error"})
+WHOLE, MAINTENANCE, PHASE = "whole", "maintenance", "phase"
+
+
+def _plan_text(resource: Mapping[str, Any]) -> str:
     texts = [as_str(resource.get("title")) or ""]
     for raw in as_list(resource.get("category")):
         category = as_dict(raw)
         texts.append(as_str(category.get("text")) or "")
         texts.extend(as_str(c.get("display")) or "" for c in codings(category))
-    joined = " ".join(texts).lower()
-    return any(word in joined for word in codes.frontline_words)
+    return " ".join(texts).lower()
+
+
+def frontline_kind(resource: Mapping[str, Any], codes: CodeSets) -> str | None:
+    """WHOLE (a frontline plan), MAINTENANCE, PHASE (induction ... delayed intensification), or
+    None when the plan is not frontline therapy (a relapse plan, or named as neither)."""
+    text = _plan_text(resource)
+    if any(has_words(text, w) for w in codes.relapse_plan_words):
+        return None
+    # "Interim maintenance" is a phase: take the phase words out before looking for maintenance.
+    rest = text
+    for phrase in codes.frontline_phase_words:
+        rest = without_words(rest, phrase)
+    if any(has_words(rest, w) for w in codes.maintenance_words):
+        return MAINTENANCE
+    if any(has_words(text, w) for w in codes.frontline_phase_words):
+        return PHASE
+    if any(has_words(text, w) for w in codes.frontline_words):
+        return WHOLE
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +72,22 @@ class TherapyFacts:
     end_of_therapy: date | None
     on_therapy: bool | None
     sources: dict[str, tuple[str, ...]]
+    warnings: tuple[str, ...] = ()
+
+
+def _period(plan: Mapping[str, Any]) -> tuple[date | None, date | None]:
+    period = as_dict(plan.get("period"))
+    return full_date(period.get("start")), full_date(period.get("end"))
+
+
+def _covers(plan: Mapping[str, Any], relapse: date) -> bool:
+    """Whether the plan's period holds the relapse date (an open period only while active)."""
+    start, end = _period(plan)
+    if start is not None and start > relapse:
+        return False
+    if end is None:
+        return plan.get("status") == "active"
+    return relapse <= end
 
 
 def frontline_therapy(
@@ -48,8 +96,10 @@ def frontline_therapy(
     relapse: date | None,
     codes: CodeSets,
 ) -> TherapyFacts:
-    """End of frontline therapy (first found: coded event, then completed CarePlan); on therapy."""
+    """End of frontline therapy (first found: coded event, then the end of a completed maintenance
+    phase or whole frontline plan); on therapy when a frontline plan's period holds the relapse."""
     sources: dict[str, tuple[str, ...]] = {}
+    warnings: list[str] = []
     dated = sorted(
         ((d, ref(r)) for r in markers if (d := performed_date(r)) is not None),
         key=lambda x: x[0],
@@ -59,23 +109,23 @@ def frontline_therapy(
         end = dated[0][0]
         sources["end_of_therapy"] = (dated[0][1],)
 
-    plans = [p for p in care_plans if is_frontline_plan(p, codes)]
-    # A plan started after the relapse is relapse therapy, not frontline.
+    plans = [
+        (p, kind)
+        for p in care_plans
+        if p.get("status") not in _UNREAD_PLAN_STATUSES
+        and (kind := frontline_kind(p, codes)) is not None
+    ]
+    # A plan started on or after the relapse is relapse therapy, not frontline.
     if relapse is not None:
-        plans = [
-            p
-            for p in plans
-            if (s := full_date(as_dict(p.get("period")).get("start"))) is None or s < relapse
-        ]
+        plans = [(p, k) for p, k in plans if (s := _period(p)[0]) is None or s < relapse]
     if end is None:
+        # Phases (induction ... interim maintenance) end within frontline therapy, never it.
         completed = sorted(
-            (
-                (d, ref(p))
-                for p in plans
-                if p.get("status") == "completed"
-                and (d := full_date(as_dict(p.get("period")).get("end"))) is not None
-            ),
-            key=lambda x: x[0],
+            (d, ref(p))
+            for p, kind in plans
+            if kind in (WHOLE, MAINTENANCE)
+            and p.get("status") == "completed"
+            and (d := _period(p)[1]) is not None
         )
         if completed:
             end, source = completed[-1]
@@ -83,14 +133,25 @@ def frontline_therapy(
 
     on: bool | None = None
     if relapse is not None:
-        active = [ref(p) for p in plans if p.get("status") == "active"]
-        if active:
+        # Whatever the status now (a plan revoked because of the relapse was running at it).
+        covering = [ref(p) for p, _ in plans if _covers(p, relapse)]
+        stale = [
+            ref(p)
+            for p, _ in plans
+            if p.get("status") == "active" and (e := _period(p)[1]) is not None and e < relapse
+        ]
+        if stale:
+            warnings.append(
+                f"{', '.join(stale)}: active but its period ended before the relapse; "
+                "not read as on therapy"
+            )
+        if covering:
             on = True
-            sources["on_therapy"] = tuple(active)
+            sources["on_therapy"] = tuple(covering)
         elif end is not None:
             on = end > relapse
             sources["on_therapy"] = sources["end_of_therapy"]
-    return TherapyFacts(end, on, sources)
+    return TherapyFacts(end, on, sources, tuple(warnings))
 
 
 def hsct_events(

@@ -257,3 +257,109 @@ def test_a_synonym_for_an_unknown_site_is_refused(tmp_path: Path) -> None:
     local.write_text(json.dumps({"sets": {}, "site_synonyms": {"liver": ["hepatic"]}}))
     with pytest.raises(InvalidCodeSets, match="unknown sites"):
         load_codesets(local)
+
+
+# --- Frontline CarePlans (phased treatment plans as oncology EHRs write them) -----------------
+
+
+def _plan(rid: str, title: str, status: str, start: str | None, end: str | None) -> dict[str, Any]:
+    period = {k: v for k, v in (("start", start), ("end", end)) if v is not None}
+    plan: dict[str, Any] = {
+        "resourceType": "CarePlan",
+        "id": rid,
+        "status": status,
+        "intent": "plan",
+        "title": title,
+        "category": [{"text": "Oncology treatment plan"}],
+        "subject": {"reference": "Patient/p"},
+    }
+    if period:
+        plan["period"] = period
+    return plan
+
+
+def _with_plans(*plans: dict[str, Any]) -> list[dict[str, Any]]:
+    """Diagnosis 2018-03-10, marrow relapse 2021-06-15, B lineage, and these plans."""
+    record = [r for r in _epic_record(cc(SCT, "14016003")) if r["resourceType"] != "CarePlan"]
+    return [*record, *plans]
+
+
+def _bfm_timing(resources: list[dict[str, Any]], codes: CodeSets) -> str:
+    result = assess_resources(resources, codes=codes, primary="bfm", as_of=AS_OF)
+    return result.assessment.timing.bfm
+
+
+def test_relapse_in_maintenance_after_interim_maintenance_is_on_therapy(codes: CodeSets) -> None:
+    resources = _with_plans(
+        _plan("im2", "AALL1731 Interim Maintenance II", "completed", "2019-06-01", "2019-08-20"),
+        _plan("mnt", "AALL1731 Maintenance", "active", "2019-09-01", None),
+    )
+    inputs = extract(resources, codes)
+    assert (inputs.on_therapy, inputs.end_of_therapy) == (True, None)
+    assert inputs.sources["on_therapy"] == ("CarePlan/mnt",)
+    assert _bfm_timing(resources, codes) == "early"
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Interim Maintenance II",
+        "INTERIM  MAINTENANCE I",
+        "Induction",
+        "Consolidation",
+        "Delayed Intensification",
+        "Frontline therapy: delayed intensification",
+    ],
+)
+def test_a_completed_phase_is_never_the_end_of_frontline(codes: CodeSets, title: str) -> None:
+    resources = _with_plans(_plan("ph", title, "completed", "2019-06-01", "2019-08-20"))
+    inputs = extract(resources, codes)
+    assert inputs.end_of_therapy is None
+    assert inputs.on_therapy is None
+    assert _bfm_timing(resources, codes) == "indeterminate"  # never "late"
+
+
+@pytest.mark.parametrize("title", ["Maintenance", "AALL1731 Frontline ALL therapy"])
+def test_end_is_a_completed_maintenance_or_whole_frontline_plan(
+    codes: CodeSets, title: str
+) -> None:
+    resources = _with_plans(
+        _plan("im2", "Interim Maintenance II", "completed", "2019-06-01", "2019-08-20"),
+        _plan("end", title, "completed", "2018-03-12", "2020-06-01"),
+    )
+    inputs = extract(resources, codes)
+    assert (inputs.end_of_therapy, inputs.on_therapy) == (date(2020, 6, 1), False)
+    assert inputs.sources["end_of_therapy"] == ("CarePlan/end",)
+
+
+def test_an_active_plan_that_ended_before_the_relapse_is_not_on_therapy(codes: CodeSets) -> None:
+    # Never closed in the EHR: still "active" two years after its period ended.
+    resources = _with_plans(
+        _plan("stale", "Frontline ALL therapy", "active", "2018-03-12", "2019-06-01")
+    )
+    inputs = extract(resources, codes)
+    assert inputs.on_therapy is None
+    assert any("CarePlan/stale: active but its period ended" in w for w in inputs.warnings)
+    assert _bfm_timing(resources, codes) == "indeterminate"  # not "early"
+
+
+@pytest.mark.parametrize("status", ["revoked", "completed", "on-hold", "active", "unknown"])
+def test_a_plan_whose_period_covers_the_relapse_is_on_therapy(codes: CodeSets, status: str) -> None:
+    # Revoked because of the relapse: it was running when the relapse came.
+    resources = _with_plans(_plan("mnt", "Maintenance", status, "2019-09-01", "2021-07-01"))
+    assert extract(resources, codes).on_therapy is True
+
+
+@pytest.mark.parametrize("status", ["draft", "entered-in-error"])
+def test_draft_and_entered_in_error_plans_are_not_read(codes: CodeSets, status: str) -> None:
+    resources = _with_plans(_plan("mnt", "Maintenance", status, "2019-09-01", "2021-07-01"))
+    assert extract(resources, codes).on_therapy is None
+
+
+def test_a_relapse_plan_is_never_frontline(codes: CodeSets) -> None:
+    resources = _with_plans(
+        _plan("ri", "Relapse induction (ALL-REZ)", "active", None, None),
+        _plan("mnt", "Maintenance", "completed", "2019-09-01", "2020-06-01"),
+    )
+    inputs = extract(resources, codes)
+    assert (inputs.on_therapy, inputs.end_of_therapy) == (False, date(2020, 6, 1))
