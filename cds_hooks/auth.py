@@ -2,22 +2,32 @@
 
 Only ES384 and RS384 are accepted, checked on the header before any verification, so an
 `alg: none` or HMAC token (signed with a public key as secret) never reaches PyJWT's verifier.
+Header and claim types are checked before PyJWT sees them, so odd JSON is a 401, never a 500.
+
+A refused token logs one INFO line with a stable reason code (`TokenRefused.code`): `header`,
+`malformed`, `alg`, `iss`, `jku-not-allowed`, `jku-missing`, `kid`, `kid-unknown`, `key`,
+`jwks-unavailable`, `signature`, `aud`, `sub`, `exp`, `iat`, `nbf`, `lifetime`, `jti`, `tenant`,
+`replay`, `invalid`.
+Never the token or a claim value: those may carry a user's or a patient's identity.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import jwt
 import requests
 import sqlalchemy as sa
+from jwt.exceptions import InvalidJTIError, InvalidSubjectError
 from sqlalchemy.engine import Engine
 
 from cds_hooks.errors import Unauthorized
@@ -28,6 +38,17 @@ logger = logging.getLogger(__name__)
 
 ALLOWED_ALGORITHMS = frozenset({"ES384", "RS384"})
 JWKS_TIMEOUT = (3.05, 5.0)
+MAX_JTI_LENGTH = 256  # the replay table's column
+MAX_ISS_LENGTH = 512
+DEFAULT_MAX_LIFETIME = 3600.0  # seconds from `iat` to `exp`
+
+
+class TokenRefused(Unauthorized):
+    """A refused token; `code` is the stable reason that is logged (see the module docstring)."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
 
 
 class Authenticator(Protocol):
@@ -88,14 +109,16 @@ class SqlJtiStore:
         engine.dispose()  # as in FeedbackStore: forked workers must not share a pooled connection
 
     def add(self, issuer: str, jti: str, expires_at: float) -> bool:
-        statement = insert_ignoring_duplicates(self._engine, jti_table)
+        # rowcount is -1 through psycopg for ON CONFLICT DO NOTHING: the returned row is what
+        # tells a new id from a seen one, in every dialect.
+        statement = insert_ignoring_duplicates(self._engine, jti_table).returning(jti_table.c.jti)
         with self._engine.begin() as connection:
             # Expired ids can go: a replay of them fails on `exp` anyway.
             connection.execute(sa.delete(jti_table).where(jti_table.c.expires_at < time.time()))
             result = connection.execute(
                 statement, {"issuer": issuer, "jti": jti, "expires_at": expires_at}
             )
-            return bool(result.rowcount == 1)
+            return result.first() is not None
 
 
 # --- trusted issuers ----------------------------------------------------------------------
@@ -133,8 +156,8 @@ def load_trusted_issuers(path: str | Path) -> TrustedIssuers:
         if not isinstance(entry, dict):
             raise ValueError(f"{where} must be an object")
         iss = entry.get("iss")
-        if not isinstance(iss, str) or not iss:
-            raise ValueError(f"{where}.iss must be a non-empty string")
+        if not isinstance(iss, str) or not iss or len(iss) > MAX_ISS_LENGTH:
+            raise ValueError(f"{where}.iss must be a non-empty string of {MAX_ISS_LENGTH} or less")
         if iss in by_iss:
             raise ValueError(f"{where}.iss {iss!r} is listed twice")
         jku = entry.get("jku", [])
@@ -185,13 +208,75 @@ def _verification_key(raw: Mapping[str, Any], alg: str) -> Any:
     """The key of JWK `raw` for `alg`; Unauthorized when the key does not fit the algorithm."""
     kty, crv = _KEY_TYPES[alg]
     if raw.get("alg") not in (None, alg) or raw.get("kty") != kty or raw.get("crv") != crv:
-        raise Unauthorized("key does not match the token algorithm")
+        raise TokenRefused("key", "key does not match the token algorithm")
     if raw.get("use") not in (None, "sig"):
-        raise Unauthorized("key is not a signing key")
+        raise TokenRefused("key", "key is not a signing key")
     try:
         return jwt.PyJWK(dict(raw), algorithm=alg).key
     except jwt.PyJWTError:
-        raise Unauthorized("unusable JWK") from None
+        raise TokenRefused("key", "unusable JWK") from None
+
+
+def _origin(url: object) -> str | None:
+    """`scheme://host[:port]` of an absolute http(s) URL, else None."""
+    if not is_http_url(url):
+        return None
+    parts = urlsplit(str(url))
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+
+
+def _names_pinned_keys(issuer: TrustedIssuer, jku: object) -> bool:
+    """A `jku` on the issuer's own origin, when its keys are pinned: never fetched, so allowed.
+
+    The CDS Hooks sandbox sends its own `jku`; a pinned issuer need not repeat it in the list.
+    """
+    return (
+        issuer.jwks is not None and _origin(jku) is not None and _origin(jku) == _origin(issuer.iss)
+    )
+
+
+def _is_number(value: object) -> bool:
+    """A JSON number that can be a NumericDate (not a bool, a string, NaN or infinity)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_types(header: Mapping[str, Any], claims: Mapping[str, Any]) -> None:
+    """Refuse header and claim values of the wrong JSON type before anything compares them."""
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg not in ALLOWED_ALGORITHMS:
+        raise TokenRefused("alg", "algorithm not allowed")
+    if "exp" not in claims:
+        raise TokenRefused("exp", "exp missing")
+    for name in ("exp", "iat", "nbf"):
+        if name in claims and not _is_number(claims[name]):
+            raise TokenRefused(name, f"{name} must be a number")
+    if "tenant" in claims and not isinstance(claims["tenant"], str):
+        raise TokenRefused("tenant", "tenant must be a string")
+    jti = claims.get("jti")
+    if not isinstance(jti, str) or not 0 < len(jti) <= MAX_JTI_LENGTH:
+        raise TokenRefused("jti", f"jti must be a string of 1 to {MAX_JTI_LENGTH} characters")
+    # Stored as text: PostgreSQL refuses NUL, the UTF-8 codec lone surrogates (not printable).
+    if not jti.isprintable():
+        raise TokenRefused("jti", "jti has characters that cannot be stored")
+
+
+# PyJWT's verdicts, most specific first (ExpiredSignatureError is an InvalidTokenError too).
+_PYJWT_CODES: tuple[tuple[type[jwt.PyJWTError], str], ...] = (
+    (jwt.InvalidSignatureError, "signature"),
+    (jwt.ExpiredSignatureError, "exp"),
+    (jwt.ImmatureSignatureError, "nbf"),
+    (jwt.InvalidIssuedAtError, "iat"),
+    (jwt.InvalidAudienceError, "aud"),
+    (jwt.InvalidIssuerError, "iss"),
+    (InvalidSubjectError, "sub"),
+    (InvalidJTIError, "jti"),
+)
+
+
+def _pyjwt_code(exc: jwt.PyJWTError) -> str:
+    if isinstance(exc, jwt.MissingRequiredClaimError):
+        return exc.claim
+    return next((code for kind, code in _PYJWT_CODES if isinstance(exc, kind)), "invalid")
 
 
 class JwtAuthenticator:
@@ -202,35 +287,46 @@ class JwtAuthenticator:
         issuers: TrustedIssuers,
         session: requests.Session,
         jti_store: JtiStore,
+        *,
         leeway: int = 30,
         jwks_ttl: float = 300.0,
+        max_lifetime: float = DEFAULT_MAX_LIFETIME,
     ) -> None:
         self._issuers = issuers
         self._session = session
         self._jti_store = jti_store
         self._leeway = leeway
+        self._max_lifetime = max_lifetime
         self._jwks_ttl = jwks_ttl
         self._cache: dict[str, tuple[float, dict[str, dict[str, Any]]]] = {}
         self._lock = threading.Lock()
 
     def authenticate(self, authorization_header: str | None, audience: str) -> Mapping[str, Any]:
+        try:
+            return self._verify(authorization_header, audience)
+        except TokenRefused as exc:
+            # One line per refusal, the code only: the token and its claims may identify people.
+            logger.info("JWT refused: reason=%s", exc.code)
+            raise
+
+    def _verify(self, authorization_header: str | None, audience: str) -> Mapping[str, Any]:
         if not authorization_header:
-            raise Unauthorized("missing Authorization header")
+            raise TokenRefused("header", "missing Authorization header")
         scheme, _, token = authorization_header.partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token or token.count(".") != 2:
-            raise Unauthorized("malformed Authorization header")
+            raise TokenRefused("header", "malformed Authorization header")
         try:
             header = jwt.get_unverified_header(token)
             unverified = jwt.decode(token, options={"verify_signature": False})
-        except jwt.PyJWTError:
-            raise Unauthorized("malformed JWT") from None
-        alg = header.get("alg")
-        if alg not in ALLOWED_ALGORITHMS:
-            raise Unauthorized(f"algorithm {alg!r} not allowed")
+        except jwt.PyJWTError:  # PyJWT turns RecursionError (deep nesting) into DecodeError too
+            raise TokenRefused("malformed", "malformed JWT") from None
+        _check_types(header, unverified)
+        self._check_times(unverified)  # before PyJWT's, so the refusal names the claim
+        alg: str = header["alg"]
         issuer = self._issuers.get(unverified.get("iss"))
         if issuer is None:
-            raise Unauthorized("untrusted issuer")
+            raise TokenRefused("iss", "untrusted issuer")
         key = _verification_key(self._key_for(issuer, header), alg)
         try:
             claims: dict[str, Any] = jwt.decode(
@@ -243,46 +339,49 @@ class JwtAuthenticator:
                 options={"require": ["iss", "aud", "exp", "jti"]},
             )
         except jwt.PyJWTError as exc:
-            raise Unauthorized(f"invalid JWT: {exc}") from None
-        self._check_times(claims)
+            raise TokenRefused(_pyjwt_code(exc), f"invalid JWT: {exc}") from None
         if issuer.tenants is not None and claims.get("tenant") not in issuer.tenants:
-            raise Unauthorized("tenant not allowed")
-        if not isinstance(claims["jti"], str) or not claims["jti"]:
-            raise Unauthorized("jti must be a non-empty string")
+            raise TokenRefused("tenant", "tenant not allowed")
         expires_at = float(claims["exp"]) + self._leeway
         if not self._jti_store.add(issuer.iss, claims["jti"], expires_at):
-            raise Unauthorized("replayed jti")
+            raise TokenRefused("replay", "replayed jti")
         return claims
 
     def _check_times(self, claims: Mapping[str, Any]) -> None:
-        # PyJWT checks these too; repeated so the rule does not hang on a library version.
+        # PyJWT checks iat and nbf too; here so the rule does not hang on a library version.
         now = time.time()
         for claim in ("iat", "nbf"):
             value = claims.get(claim)
             if value is not None and float(value) > now + self._leeway:
-                raise Unauthorized(f"{claim} is in the future")
+                raise TokenRefused(claim, f"{claim} is in the future")
+        # A long-lived token is a long-lived credential, and a replay id kept as long. Without
+        # `iat`, what is left of the token counts, clock skew allowed.
+        exp = float(claims["exp"])
+        lifetime = exp - float(claims["iat"]) if "iat" in claims else exp - now - self._leeway
+        if lifetime > self._max_lifetime:
+            raise TokenRefused("lifetime", "token lifetime (exp - iat) over the maximum")
 
     def _key_for(self, issuer: TrustedIssuer, header: Mapping[str, Any]) -> Mapping[str, Any]:
         jku = header.get("jku")
-        if jku is not None and jku not in issuer.jku:
-            raise Unauthorized("jku not allowed for this issuer")
+        if jku is not None and jku not in issuer.jku and not _names_pinned_keys(issuer, jku):
+            raise TokenRefused("jku-not-allowed", "jku not allowed for this issuer")
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
-            raise Unauthorized("kid missing")
+            raise TokenRefused("kid", "kid missing")
         if issuer.jwks is not None:
             key = _keys_by_kid(issuer.jwks).get(kid)
             if key is None:
-                raise Unauthorized("unknown kid")
+                raise TokenRefused("kid-unknown", "unknown kid")
             return key
         if jku is None:
             if len(issuer.jku) != 1:
-                raise Unauthorized("jku missing and the issuer has several key sets")
+                raise TokenRefused("jku-missing", "jku missing and several key sets listed")
             jku = issuer.jku[0]
         keys = self._jwks(jku, refresh=False)
         if kid not in keys:
             keys = self._jwks(jku, refresh=True)  # key rotation: refetch once
         if kid not in keys:
-            raise Unauthorized("unknown kid")
+            raise TokenRefused("kid-unknown", "unknown kid")
         return keys[kid]
 
     def _jwks(self, url: str, *, refresh: bool) -> dict[str, dict[str, Any]]:
@@ -297,9 +396,9 @@ class JwtAuthenticator:
             response.raise_for_status()
             jwks = response.json()
         except (requests.RequestException, ValueError):
-            raise Unauthorized("JWKS unavailable") from None
+            raise TokenRefused("jwks-unavailable", "JWKS unavailable") from None
         if not isinstance(jwks, dict):
-            raise Unauthorized("JWKS is not a JWK Set")
+            raise TokenRefused("jwks-unavailable", "JWKS is not a JWK Set")
         keys = _keys_by_kid(jwks)
         with self._lock:
             self._cache[url] = (time.monotonic(), keys)

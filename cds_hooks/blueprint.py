@@ -13,7 +13,7 @@ import flask
 import requests
 from werkzeug.exceptions import HTTPException
 
-from cds_hooks.auth import Authenticator
+from cds_hooks.auth import Authenticator, NoAuth
 from cds_hooks.discovery import ServiceDefinition, discovery_document
 from cds_hooks.errors import (
     BadRequest,
@@ -75,6 +75,9 @@ def create_blueprint(services: Sequence[ServiceDefinition], config: HooksConfig)
     by_id = {service.id: service for service in services}
     if len(by_id) != len(services):
         raise ValueError("service ids must be unique")
+    if config.public_url is None and not isinstance(config.authenticator, NoAuth):
+        # The audience must never come from the request's Host: any Host can be sent.
+        raise ValueError("public_url is required with an authenticator (the JWT audience)")
     bp = flask.Blueprint("cds_hooks", __name__)
 
     @bp.before_request
@@ -82,10 +85,7 @@ def create_blueprint(services: Sequence[ServiceDefinition], config: HooksConfig)
         flask.g.cds_started = time.perf_counter()
         if flask.request.method == "OPTIONS":
             return flask.Response(status=204)
-        if config.public_url:
-            audience = config.public_url.rstrip("/") + flask.request.path
-        else:
-            audience = flask.request.base_url
+        audience = (config.public_url or "").rstrip("/") + flask.request.path
         config.authenticator.authenticate(flask.request.headers.get("Authorization"), audience)
         return None
 

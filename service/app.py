@@ -157,6 +157,7 @@ def _authenticator(
         session_factory(),
         # Replays are refused across gunicorn workers: they share the feedback database.
         SqlJtiStore(feedback.engine),
+        max_lifetime=settings.jwt_max_lifetime_seconds,
     )
 
 

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from service.domain import PRIMARY_SCHEMES
 
@@ -28,7 +29,9 @@ class Settings:
     primary_scheme: str = "bfm"
     auth: str = "jwt"  # "jwt" or "none"
     trusted_issuers: Path | None = None
-    public_url: str | None = None  # base URL as the EHR sees it (behind a proxy)
+    # Base URL as the EHR sees it (behind a proxy); the JWT audience, so required with jwt.
+    public_url: str | None = None
+    jwt_max_lifetime_seconds: float = 3600.0  # longest accepted `exp - iat`
     cors_origins: tuple[str, ...] = ()
     database_url: str = "sqlite:///relapse-cds.sqlite3"
     codesets: Path | None = None  # an institution's extra codes (JSON)
@@ -61,6 +64,26 @@ class Settings:
                 f"{_PREFIX}TRUSTED_ISSUERS (a JSON file of trusted issuers) is required when "
                 f"{_PREFIX}AUTH=jwt; set {_PREFIX}AUTH=none only for local testing"
             )
+        if self.auth == "jwt" and self.public_url is None:
+            # Never the request's Host: a token minted for another service would pass with it.
+            raise SettingsError(
+                f"{_PREFIX}PUBLIC_URL (the service's base URL as the EHR calls it, the JWT "
+                f"audience) is required when {_PREFIX}AUTH=jwt"
+            )
+        if self.public_url is not None:
+            parts = urlsplit(self.public_url)
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.netloc
+                or "?" in self.public_url
+                or "#" in self.public_url
+            ):
+                raise SettingsError(
+                    f"{_PREFIX}PUBLIC_URL must be an absolute http(s) URL without query or "
+                    f"fragment, not {self.public_url!r}"
+                )
+        if self.jwt_max_lifetime_seconds <= 0:
+            raise SettingsError(f"{_PREFIX}JWT_MAX_LIFETIME_SECONDS must be > 0")
         if self.smart_scope_style not in ("v1", "v2"):
             raise SettingsError(f"{_PREFIX}SMART_SCOPE_STYLE must be 'v1' or 'v2'")
         if self.deadline_seconds <= 0 or self.max_pages < 1 or self.request_read_seconds <= 0:
@@ -93,6 +116,9 @@ class Settings:
             auth=(get("AUTH") or "jwt").lower(),
             trusted_issuers=Path(issuers) if issuers else None,
             public_url=(get("PUBLIC_URL") or "").rstrip("/") or None,
+            jwt_max_lifetime_seconds=number(
+                "JWT_MAX_LIFETIME_SECONDS", cls.jwt_max_lifetime_seconds
+            ),
             cors_origins=_list(get("CORS_ORIGINS")),
             database_url=get("DATABASE_URL") or cls.database_url,
             codesets=Path(codesets) if codesets else None,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import flask
@@ -244,21 +247,48 @@ def test_feedback_for_unknown_service_is_404(client: FlaskClient, make_token: To
     assert response.status_code == 404
 
 
-def test_audience_falls_back_to_the_request_url(
-    authenticator: JwtAuthenticator, feedback_store: FeedbackStore, make_token: TokenFactory
+def test_an_authenticator_without_public_url_is_refused(
+    authenticator: JwtAuthenticator, feedback_store: FeedbackStore
 ) -> None:
+    # Without it the audience would be the request's Host, which any caller chooses.
     config = HooksConfig(
         authenticator, feedback_store, requests.Session, None, (), (1.0, 1.0), 1.0, 1
     )
-    app = flask.Flask(__name__)
-    app.register_blueprint(create_blueprint(SERVICES, config))
-    local = make_token(audience="http://localhost/cds-services")
-    public = make_token()
-    client = app.test_client()
-    assert (
-        client.get("/cds-services", headers={"Authorization": f"Bearer {local}"}).status_code == 200
+    with pytest.raises(ValueError, match="public_url"):
+        create_blueprint(SERVICES, config)
+
+
+def test_audience_is_the_public_url_whatever_the_host(
+    client: FlaskClient, make_token: TokenFactory
+) -> None:
+    minted_for_host = make_token(audience="http://other.example/cds-services")
+    response = client.get(
+        "/cds-services",
+        headers={"Authorization": f"Bearer {minted_for_host}", "Host": "other.example"},
     )
-    assert (
-        client.get("/cds-services", headers={"Authorization": f"Bearer {public}"}).status_code
-        == 401
-    )
+    assert response.status_code == 401
+
+
+def _unsigned(header: dict[str, Any], claims: dict[str, Any]) -> str:
+    def part(value: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    return f"{part(header)}.{part(claims)}.c2ln"
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        lambda make: _unsigned({"alg": ["ES384"], "kid": "ec-1"}, {"exp": 1, "jti": "1"}),
+        lambda make: make(audience=PUBLIC_URL + "/cds-services", tenant=["t1"]),
+        lambda make: make(audience=PUBLIC_URL + "/cds-services", jti="j" * 300),
+    ],
+    ids=["alg-list", "tenant-list", "jti-long"],
+)
+def test_odd_jwt_types_are_401_with_an_empty_body(
+    client: FlaskClient, make_token: TokenFactory, token: Callable[[TokenFactory], str]
+) -> None:
+    headers = {"Authorization": f"Bearer {token(make_token)}"}
+    response = client.get("/cds-services", headers=headers)
+    assert response.status_code == 401
+    assert response.data == b""

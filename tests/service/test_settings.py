@@ -42,3 +42,34 @@ def test_environment_is_read(tmp_path: Path) -> None:
 def test_bad_values_name_the_variable(name: str, value: str, message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         Settings.from_env({"RELAPSE_CDS_AUTH": "none", name: value})
+
+
+def test_jwt_needs_the_public_url(tmp_path: Path) -> None:
+    # Else the audience would come from the request's Host, which the caller chooses.
+    env = {"RELAPSE_CDS_TRUSTED_ISSUERS": str(tmp_path / "issuers.json")}
+    with pytest.raises(SettingsError, match="RELAPSE_CDS_PUBLIC_URL"):
+        Settings.from_env(env)
+    settings = Settings.from_env({**env, "RELAPSE_CDS_PUBLIC_URL": "https://cds.example.org"})
+    assert settings.public_url == "https://cds.example.org"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["cds.example.org", "ftp://cds.example.org", "https://cds.example.org/?a=1", "https://x#f"],
+)
+def test_public_url_must_be_an_absolute_http_url(url: str) -> None:
+    with pytest.raises(SettingsError, match="PUBLIC_URL"):
+        Settings.from_env({"RELAPSE_CDS_AUTH": "none", "RELAPSE_CDS_PUBLIC_URL": url})
+
+
+def test_jwt_lifetime_cap_is_an_hour_unless_set() -> None:
+    assert Settings.from_env({"RELAPSE_CDS_AUTH": "none"}).jwt_max_lifetime_seconds == 3600
+    settings = Settings.from_env(
+        {"RELAPSE_CDS_AUTH": "none", "RELAPSE_CDS_JWT_MAX_LIFETIME_SECONDS": "300"}
+    )
+    assert settings.jwt_max_lifetime_seconds == 300
+    for bad in ("soon", "0"):
+        with pytest.raises(SettingsError, match="JWT_MAX_LIFETIME_SECONDS"):
+            Settings.from_env(
+                {"RELAPSE_CDS_AUTH": "none", "RELAPSE_CDS_JWT_MAX_LIFETIME_SECONDS": bad}
+            )
