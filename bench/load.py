@@ -10,9 +10,9 @@ import json
 import sys
 import threading
 import time
-import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
@@ -52,32 +52,39 @@ def hooks(url: str, seconds: float, threads: int, size: int) -> dict[str, Any]:
     return {"requests": sum(statuses.values()), "statuses": dict(statuses)}
 
 
-def feedback_body(card: str) -> dict[str, Any]:
-    return {
-        "feedback": [
-            {
-                "card": card,
-                "outcome": "accepted",
-                "acceptedSuggestions": [{"id": str(uuid.uuid4())}],
-                "outcomeTimestamp": "2026-11-22T10:00:00Z",
-            }
-        ]
-    }
+FEEDBACK_FROM = datetime(2026, 11, 22, 10, tzinfo=UTC)
+
+
+def issued_cards(url: str) -> list[str]:
+    """The uuids of the cards of one hook call: the service takes feedback only for those."""
+    response = requests.post(
+        f"{url}/cds-services/{SERVICE}",
+        json=hook_body("bench-1", prefetch_of(synthetic_record(20))),
+        timeout=TIMEOUT,
+    )
+    response.raise_for_status()
+    return [card["uuid"] for card in response.json()["cards"]]
+
+
+def feedback_body(card: str, when: datetime = FEEDBACK_FROM) -> dict[str, Any]:
+    stamp = when.isoformat().replace("+00:00", "Z")
+    return {"feedback": [{"card": card, "outcome": "overridden", "outcomeTimestamp": stamp}]}
 
 
 def feedback(url: str, count: int, threads: int) -> dict[str, Any]:
-    """`count` feedback posts, each for a distinct card, `threads` at a time."""
+    """`count` distinct feedback items, `threads` at a time: one hook call's cards, each item at
+    its own time (a distinct item, not a duplicate)."""
+    cards = issued_cards(url)
     local = threading.local()
 
-    def post(_: int) -> str:
+    def post(i: int) -> str:
         session = getattr(local, "session", None)
         if session is None:
             session = local.session = requests.Session()
+        body = feedback_body(cards[i % len(cards)], FEEDBACK_FROM + timedelta(seconds=i))
         try:
             response = session.post(
-                f"{url}/cds-services/{SERVICE}/feedback",
-                json=feedback_body(str(uuid.uuid4())),
-                timeout=TIMEOUT,
+                f"{url}/cds-services/{SERVICE}/feedback", json=body, timeout=TIMEOUT
             )
         except requests.RequestException as exc:
             return type(exc).__name__

@@ -13,6 +13,7 @@ import flask
 import requests
 from werkzeug.exceptions import HTTPException
 
+from cds_hooks import jsonbody
 from cds_hooks.auth import Authenticator, NoAuth
 from cds_hooks.discovery import ServiceDefinition, discovery_document
 from cds_hooks.errors import (
@@ -66,7 +67,9 @@ def _read_json() -> Any:
     if not flask.request.is_json:
         raise UnsupportedMediaType("not JSON")
     try:
-        return json.loads(flask.request.get_data(cache=False))
+        return jsonbody.loads(flask.request.get_data(cache=False))
+    except jsonbody.TooDeep as exc:
+        raise BadRequest("body", str(exc)) from None
     except ValueError:
         raise BadRequest("body", "is not valid JSON") from None
 
@@ -172,7 +175,9 @@ def create_blueprint(services: Sequence[ServiceDefinition], config: HooksConfig)
         }
         if missing:
             raise PrefetchUnavailable(missing)
-        return _json(cards_response(list(service.handler(request, prefetched))))
+        cards = list(service.handler(request, prefetched))
+        config.feedback_store.record_issued(service_id, cards)
+        return _json(cards_response(cards))
 
     @bp.post("/cds-services/<service_id>/feedback")
     def feedback(service_id: str) -> flask.Response:

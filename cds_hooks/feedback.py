@@ -1,19 +1,25 @@
-"""Card feedback storage (CDS Hooks 2.0 §feedback), idempotent, on SQLite or PostgreSQL."""
+"""Card feedback storage (CDS Hooks 2.0 §feedback), idempotent, on SQLite or PostgreSQL.
+
+Feedback is taken only for cards this service issued: each issued card's uuid (and its
+suggestions' uuids) is kept for `card_lifetime`, in the same database, so every worker knows it.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from cds_hooks.models import FeedbackItem
+from cds_hooks.errors import BadRequest
+from cds_hooks.models import Card, FeedbackItem
 
 SQLITE_BUSY_MS = 30_000
+DEFAULT_CARD_LIFETIME = timedelta(days=30)
 
 metadata = sa.MetaData()
 
@@ -32,6 +38,17 @@ feedback_table = sa.Table(
     sa.UniqueConstraint(
         "service_id", "card_uuid", "outcome", "outcome_timestamp", name="uq_cds_feedback"
     ),
+)
+
+
+issued_cards_table = sa.Table(
+    "cds_issued_cards",
+    metadata,
+    sa.Column("service_id", sa.String(128), primary_key=True),
+    sa.Column("card_uuid", sa.String(36), primary_key=True),
+    # JSON list of the card's suggestion uuids: accepted suggestions must be among them.
+    sa.Column("suggestions", sa.Text, nullable=False),
+    sa.Column("issued_at", sa.DateTime(timezone=True), nullable=False, index=True),
 )
 
 
@@ -61,23 +78,92 @@ def insert_ignoring_duplicates(engine: Engine, table: sa.Table) -> Any:
 
 
 class FeedbackStore:
-    """Stores feedback items; `engine` is shared with the JWT replay store."""
+    """Stores issued cards and feedback items; `engine` is shared with the JWT replay store."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, card_lifetime: timedelta = DEFAULT_CARD_LIFETIME) -> None:
+        if card_lifetime <= timedelta(0):
+            raise ValueError("card_lifetime must be positive")
+        self.card_lifetime = card_lifetime
         self.engine = create_engine(database_url)
         metadata.create_all(self.engine)
         # gunicorn forks after this: a pooled connection would be shared by every worker.
         self.engine.dispose()
 
-    def add(self, service_id: str, items: Sequence[FeedbackItem]) -> int:
-        """Store `items`; returns how many were new (duplicates are ignored)."""
-        statement = insert_ignoring_duplicates(self.engine, feedback_table)
+    def record_issued(
+        self, service_id: str, cards: Sequence[Card], now: datetime | None = None
+    ) -> None:
+        """Remember `cards` as issued at `now`, and forget cards issued before the lifetime."""
+        issued_at = now or datetime.now(UTC)
+        rows = [
+            {
+                "service_id": service_id,
+                "card_uuid": card.uuid.lower(),
+                "suggestions": json.dumps([s.uuid.lower() for s in card.suggestions]),
+                "issued_at": issued_at,
+            }
+            for card in cards
+        ]
+        with self.engine.begin() as connection:
+            connection.execute(
+                issued_cards_table.delete().where(
+                    issued_cards_table.c.issued_at < issued_at - self.card_lifetime
+                )
+            )
+            if rows:
+                connection.execute(
+                    insert_ignoring_duplicates(self.engine, issued_cards_table), rows
+                )
+
+    def add(
+        self, service_id: str, items: Sequence[FeedbackItem], now: datetime | None = None
+    ) -> int:
+        """Store `items`; returns how many were new (duplicates are ignored).
+
+        Raises BadRequest, storing nothing, when an item names a card this service did not
+        issue within the card lifetime, or a suggestion that card did not hold.
+        """
+        # rowcount is -1 through psycopg for ON CONFLICT DO NOTHING: a returned row is what
+        # tells a new item from a duplicate, in every dialect.
+        statement = insert_ignoring_duplicates(self.engine, feedback_table).returning(
+            feedback_table.c.id
+        )
         added = 0
         with self.engine.begin() as connection:
+            issued = self._issued(connection, service_id, items, now or datetime.now(UTC))
+            for i, item in enumerate(items):
+                suggestions = issued.get(item.card)
+                if suggestions is None:
+                    raise BadRequest(
+                        f"feedback[{i}].card", "is not a card this service issued (or it expired)"
+                    )
+                for j, sid in enumerate(item.accepted_suggestions):
+                    if sid not in suggestions:
+                        raise BadRequest(
+                            f"feedback[{i}].acceptedSuggestions[{j}].id",
+                            "is not a suggestion of that card",
+                        )
             for item in items:
-                result = connection.execute(statement, _row(service_id, item))
-                added += max(result.rowcount, 0)
+                if connection.execute(statement, _row(service_id, item)).first() is not None:
+                    added += 1
         return added
+
+    def _issued(
+        self,
+        connection: sa.Connection,
+        service_id: str,
+        items: Sequence[FeedbackItem],
+        now: datetime,
+    ) -> dict[str, frozenset[str]]:
+        """Suggestion uuids by card uuid, for the cards of `items` still within their lifetime."""
+        table = issued_cards_table
+        found = connection.execute(
+            sa.select(table.c.card_uuid, table.c.suggestions).where(
+                table.c.service_id == service_id,
+                table.c.card_uuid.in_(sorted({item.card for item in items})),
+                table.c.issued_at >= now - self.card_lifetime,
+            )
+        )
+        return {card: frozenset(json.loads(suggestions)) for card, suggestions in found}
 
     def count(self) -> int:
         with self.engine.connect() as connection:
@@ -92,7 +178,7 @@ def _row(service_id: str, item: FeedbackItem) -> dict[str, Any]:
     override = item.override_reason
     return {
         "service_id": service_id,
-        "card_uuid": item.card.lower(),
+        "card_uuid": item.card,
         "outcome": item.outcome,
         "outcome_timestamp": item.outcome_timestamp.astimezone(UTC).isoformat(),
         "accepted_suggestions": json.dumps(list(item.accepted_suggestions))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import re
 import socket
@@ -19,6 +18,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection
 from urllib3.connectionpool import HTTPConnectionPool
 
+from cds_hooks import jsonbody
 from cds_hooks.errors import (
     FhirAuthError,
     FhirError,
@@ -28,6 +28,7 @@ from cds_hooks.errors import (
     FhirUnavailable,
 )
 from cds_hooks.metrics import observe_fhir_read
+from cds_hooks.models import shape_problem
 
 logger = logging.getLogger(__name__)
 
@@ -252,12 +253,17 @@ class FhirClient:
         if status != 200:
             raise FhirError(f"FHIR server answered {status}")
         try:
-            body = json.loads(content)
+            body = jsonbody.loads(content)
+        except jsonbody.TooDeep:
+            raise FhirInvalidResponse("FHIR server answered JSON nested too deeply") from None
         except ValueError:
             kind = response.headers.get("Content-Type", "unknown").split(";")[0]
             raise FhirInvalidResponse(f"FHIR server answered non-JSON ({kind})") from None
         if not isinstance(body, dict) or not isinstance(body.get("resourceType"), str):
             raise FhirInvalidResponse("FHIR server answered JSON that is not a resource")
+        problem = shape_problem(body)
+        if problem is not None:
+            raise FhirInvalidResponse(f"FHIR server answered a malformed {body['resourceType']}")
         return body
 
     def _content(self, response: requests.Response) -> bytes | None:

@@ -11,7 +11,7 @@ import re
 import uuid as uuidlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -19,8 +19,10 @@ from cds_hooks.errors import BadRequest
 
 FHIR_ID = re.compile(r"[A-Za-z0-9\-\.]{1,64}")
 # context.userId is "<ResourceType>/<id>"; it may be rendered into prefetch URLs.
-USER_REFERENCE = re.compile(
-    r"(Practitioner|PractitionerRole|Patient|RelatedPerson)/[A-Za-z0-9\-\.]{1,64}"
+USER_REFERENCE = re.compile(r"(Practitioner|PractitionerRole|Patient|RelatedPerson)/(.+)")
+# The canonical 8-4-4-4-12 form in any case, optionally as a URN (RFC 4122 §3).
+_UUID = re.compile(
+    r"(?:urn:uuid:)?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})", re.IGNORECASE
 )
 MAX_SUMMARY = 140
 INDICATORS = ("info", "warning", "critical")
@@ -28,6 +30,11 @@ SELECTION_BEHAVIORS = ("at-most-one", "any")
 ACTION_TYPES = ("create", "update", "delete")
 LINK_TYPES = ("absolute", "smart")
 OUTCOMES = ("accepted", "overridden")
+# Feedback bounds: an EHR reports what one clinician did to a few cards, not an archive.
+MAX_FEEDBACK_ITEMS = 100
+MAX_ACCEPTED_SUGGESTIONS = 20
+MAX_COMMENT = 4000
+MAX_CODING_TEXT = 1024
 
 Indicator = Literal["info", "warning", "critical"]
 SelectionBehavior = Literal["at-most-one", "any"]
@@ -39,6 +46,22 @@ Outcome = Literal["accepted", "overridden"]
 def _compact(obj: Mapping[str, Any]) -> dict[str, Any]:
     """Drop None and empty values: CDS Hooks forbids null and empty fields."""
     return {k: v for k, v in obj.items() if v is not None and v not in ([], {}, "")}
+
+
+def is_fhir_id(value: object) -> bool:
+    """A FHIR R4 id; "." and ".." match the pattern but are path segments, not ids."""
+    return isinstance(value, str) and bool(FHIR_ID.fullmatch(value)) and value not in (".", "..")
+
+
+def normalise_uuid(value: object) -> str | None:
+    """The lowercase canonical form of a UUID (a `urn:uuid:` prefix dropped); None if not one.
+
+    One card written as `urn:uuid:…`, in capitals or plain is one card.
+    """
+    if not isinstance(value, str):
+        return None
+    match = _UUID.fullmatch(value)
+    return match.group(1).lower() if match else None
 
 
 def is_uuid(value: object) -> bool:
@@ -262,20 +285,23 @@ class HookRequest:
         if not isinstance(body, dict):
             raise BadRequest("body", "must be a JSON object")
         hook = _string(body, "hook", "hook")
-        hook_instance = _string(body, "hookInstance", "hookInstance")
+        hook_instance = normalise_uuid(body.get("hookInstance"))
+        if hook_instance is None:
+            raise BadRequest("hookInstance", "is required and must be a UUID")
         context = body.get("context")
         if not isinstance(context, dict):
             raise BadRequest("context", "must be a JSON object")
         patient_id = _string(context, "patientId", "context.patientId")
-        if not FHIR_ID.fullmatch(patient_id):
-            raise BadRequest("context.patientId", "must be a FHIR id ([A-Za-z0-9-.]{1,64})")
+        if not is_fhir_id(patient_id):
+            raise BadRequest(
+                "context.patientId", "must be a FHIR id ([A-Za-z0-9-.]{1,64}, not . or ..)"
+            )
         user_id = _string(context, "userId", "context.userId")
-        if not USER_REFERENCE.fullmatch(user_id):
+        user = USER_REFERENCE.fullmatch(user_id)
+        if user is None or not is_fhir_id(user.group(2)):
             raise BadRequest("context.userId", "must be a reference like Practitioner/<id>")
         encounter_id = context.get("encounterId")
-        if encounter_id is not None and not (
-            isinstance(encounter_id, str) and FHIR_ID.fullmatch(encounter_id)
-        ):
+        if encounter_id is not None and not is_fhir_id(encounter_id):
             raise BadRequest("context.encounterId", "must be a FHIR id")
         fhir_server = body.get("fhirServer")
         if fhir_server is not None and not is_http_url(fhir_server):
@@ -290,6 +316,10 @@ class HookRequest:
             for key, value in prefetch.items():
                 if value is not None and not isinstance(value, dict):
                     raise BadRequest(f"prefetch.{key}", "must be a FHIR resource or null")
+                problem = shape_problem(value) if value is not None else None
+                if problem is not None:
+                    where, message = problem
+                    raise BadRequest(f"prefetch.{key}{where}", message)
         return cls(
             hook=hook,
             hook_instance=hook_instance,
@@ -298,6 +328,48 @@ class HookRequest:
             fhir_authorization=authorization,
             prefetch=prefetch,
         )
+
+
+def shape_problem(resource: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(path, message) when a field the protocol layer walks has the wrong JSON type.
+
+    Only Bundle.entry/link and OperationOutcome.issue (here and inside a Bundle's entries): the
+    mappings read everything else defensively.
+    """
+    if resource.get("resourceType") == "OperationOutcome":
+        return _list_of_objects(resource, "issue", "")
+    if resource.get("resourceType") != "Bundle":
+        return None
+    for name in ("entry", "link"):
+        problem = _list_of_objects(resource, name, "")
+        if problem is not None:
+            return problem
+    for i, entry in enumerate(resource.get("entry") or []):
+        inner = entry.get("resource")
+        if inner is None:
+            continue
+        if not isinstance(inner, dict):
+            return f".entry[{i}].resource", "must be a JSON object"
+        if inner.get("resourceType") == "OperationOutcome":
+            problem = _list_of_objects(inner, "issue", f".entry[{i}].resource")
+            if problem is not None:
+                return problem
+    for i, link in enumerate(resource.get("link") or []):
+        if not isinstance(link.get("url", ""), str):
+            return f".link[{i}].url", "must be a string"
+    return None
+
+
+def _list_of_objects(obj: Mapping[str, Any], key: str, prefix: str) -> tuple[str, str] | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        return f"{prefix}.{key}", "must be a list"
+    for i, item in enumerate(value):
+        if not isinstance(item, dict):
+            return f"{prefix}.{key}[{i}]", "must be a JSON object"
+    return None
 
 
 def _string(obj: Mapping[str, Any], key: str, name: str) -> str:
@@ -323,7 +395,7 @@ def _parse_authorization(raw: object) -> FhirAuthorization | None:
     scope = _string(raw, "scope", prefix + "scope")
     subject = _string(raw, "subject", prefix + "subject")
     patient = raw.get("patient")
-    if patient is not None and not (isinstance(patient, str) and FHIR_ID.fullmatch(patient)):
+    if patient is not None and not is_fhir_id(patient):
         raise BadRequest(prefix + "patient", "must be a FHIR id")
     return FhirAuthorization(token, token_type, expires_in, scope, subject, patient)
 
@@ -347,22 +419,26 @@ class FeedbackItem:
 
 
 def parse_feedback(body: object) -> list[FeedbackItem]:
-    """Parse a feedback POST body; raises BadRequest naming the field."""
+    """Parse a feedback POST body; raises BadRequest naming the field.
+
+    Card and suggestion uuids come out normalised (lowercase, no `urn:uuid:`), times in UTC.
+    """
     if not isinstance(body, dict):
         raise BadRequest("body", "must be a JSON object")
     raw_items = body.get("feedback")
     if not isinstance(raw_items, list) or not raw_items:
         raise BadRequest("feedback", "must be a non-empty list")
+    if len(raw_items) > MAX_FEEDBACK_ITEMS:
+        raise BadRequest("feedback", f"must hold at most {MAX_FEEDBACK_ITEMS} items")
     return [_parse_feedback_item(raw, f"feedback[{i}]") for i, raw in enumerate(raw_items)]
 
 
 def _parse_feedback_item(raw: object, path: str) -> FeedbackItem:
     if not isinstance(raw, dict):
         raise BadRequest(path, "must be a JSON object")
-    card = raw.get("card")
-    if not is_uuid(card):
+    card = normalise_uuid(raw.get("card"))
+    if card is None:
         raise BadRequest(f"{path}.card", "must be the UUID of a card")
-    assert isinstance(card, str)  # noqa: S101 - narrowed by is_uuid, for mypy
     outcome = raw.get("outcome")
     if outcome not in OUTCOMES:
         raise BadRequest(f"{path}.outcome", f"must be one of {OUTCOMES}")
@@ -373,19 +449,14 @@ def _parse_feedback_item(raw: object, path: str) -> FeedbackItem:
         raise BadRequest(f"{path}.outcomeTimestamp", "must be an ISO 8601 date-time") from None
     if timestamp.tzinfo is None or "T" not in stamp:
         raise BadRequest(f"{path}.outcomeTimestamp", "must be a date-time with a UTC offset")
+    try:
+        timestamp = timestamp.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-23:59 is past the last UTC instant
+        raise BadRequest(f"{path}.outcomeTimestamp", "is out of range") from None
     accepted: tuple[str, ...] = ()
     override: OverrideReason | None = None
     if outcome == "accepted":
-        suggestions = raw.get("acceptedSuggestions")
-        if not isinstance(suggestions, list) or not suggestions:
-            raise BadRequest(f"{path}.acceptedSuggestions", "must be a non-empty list")
-        ids = []
-        for j, item in enumerate(suggestions):
-            sid = item.get("id") if isinstance(item, dict) else None
-            if not isinstance(sid, str) or not sid:
-                raise BadRequest(f"{path}.acceptedSuggestions[{j}].id", "is required")
-            ids.append(sid)
-        accepted = tuple(ids)
+        accepted = _parse_accepted(raw.get("acceptedSuggestions"), f"{path}.acceptedSuggestions")
     else:
         override = _parse_override(raw.get("overrideReason"), f"{path}.overrideReason")
     return FeedbackItem(
@@ -395,6 +466,20 @@ def _parse_feedback_item(raw: object, path: str) -> FeedbackItem:
         accepted_suggestions=accepted,
         override_reason=override,
     )
+
+
+def _parse_accepted(raw: object, path: str) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise BadRequest(path, "must be a non-empty list")
+    if len(raw) > MAX_ACCEPTED_SUGGESTIONS:
+        raise BadRequest(path, f"must hold at most {MAX_ACCEPTED_SUGGESTIONS} items")
+    ids: list[str] = []
+    for j, item in enumerate(raw):
+        sid = normalise_uuid(item.get("id") if isinstance(item, dict) else None)
+        if sid is None:
+            raise BadRequest(f"{path}[{j}].id", "is required and must be the UUID of a suggestion")
+        ids.append(sid)
+    return tuple(sorted(set(ids)))
 
 
 def _parse_override(raw: object, path: str) -> OverrideReason | None:
@@ -407,18 +492,30 @@ def _parse_override(raw: object, path: str) -> OverrideReason | None:
     if raw_reason is not None:
         if not isinstance(raw_reason, dict):
             raise BadRequest(f"{path}.reason", "must be a Coding")
-        code = _string(raw_reason, "code", f"{path}.reason.code")
-        system = raw_reason.get("system")
-        display = raw_reason.get("display")
-        if system is not None and not isinstance(system, str):
-            raise BadRequest(f"{path}.reason.system", "must be a string")
-        if display is not None and not isinstance(display, str):
-            raise BadRequest(f"{path}.reason.display", "must be a string")
+        code = _bounded(_string(raw_reason, "code", f"{path}.reason.code"), f"{path}.reason.code")
+        system = _optional_text(raw_reason.get("system"), f"{path}.reason.system")
+        display = _optional_text(raw_reason.get("display"), f"{path}.reason.display")
         reason = Coding(code, system, display)
     comment = raw.get("userComment")
     if comment is not None and not isinstance(comment, str):
         raise BadRequest(f"{path}.userComment", "must be a string")
+    if comment is not None and len(comment) > MAX_COMMENT:
+        raise BadRequest(f"{path}.userComment", f"must be at most {MAX_COMMENT} characters")
     return OverrideReason(reason, comment)
+
+
+def _optional_text(value: object, path: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadRequest(path, "must be a string")
+    return _bounded(value, path)
+
+
+def _bounded(value: str, path: str) -> str:
+    if len(value) > MAX_CODING_TEXT:
+        raise BadRequest(path, f"must be at most {MAX_CODING_TEXT} characters")
+    return value
 
 
 # --- response checking ----------------------------------------------------------------------

@@ -296,7 +296,7 @@ def _mrd(
         sources["mrd_series"] = tuple(m.source for m in every if m.source)
     if relapse is None:
         return None, tuple(every)
-    found = obs.first_in_window(marrow, relapse + MRD_WINDOW[0], relapse + MRD_WINDOW[1])
+    found = _first_after_relapse(marrow, relapse)
     if found is not None and found.source:
         sources["mrd"] = (found.source,)
     elif every:
@@ -304,6 +304,19 @@ def _mrd(
             "no marrow MRD dated 21-60 days after the relapse: post-induction MRD unknown"
         )
     return found, tuple(every)
+
+
+def _first_after_relapse(marrow: list[Mrd], relapse: date) -> Mrd | None:
+    """The first marrow MRD in the post-induction window (none when it is past 9999-12-31)."""
+    try:
+        start = relapse + MRD_WINDOW[0]
+    except OverflowError:
+        return None
+    try:
+        end = relapse + MRD_WINDOW[1]
+    except OverflowError:
+        end = date.max
+    return obs.first_in_window(marrow, start, end)
 
 
 def _blasts(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import date
+from datetime import date, timedelta
 from importlib import resources
 from typing import Any
 
@@ -63,7 +63,9 @@ def create_app(
     app.secret_key = settings.session_secret
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
 
-    feedback = FeedbackStore(settings.database_url)
+    feedback = FeedbackStore(
+        settings.database_url, card_lifetime=timedelta(days=settings.card_retention_days)
+    )
     hooks = HooksConfig(
         authenticator=_authenticator(settings, session_factory, feedback),
         feedback_store=feedback,

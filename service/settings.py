@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from service.domain import PRIMARY_SCHEMES
 
 _PREFIX = "RELAPSE_CDS_"
+MAX_CARD_RETENTION_DAYS = 3650
 
 
 def local_today() -> date:
@@ -41,6 +42,8 @@ class Settings:
     max_pages: int = 20
     # Headers and body of one request, in total: a client dribbling them is cut after this.
     request_read_seconds: float = 10.0
+    # How long an issued card takes feedback: its uuid is kept in the database that long.
+    card_retention_days: float = 30.0
     smart_client_id: str = "relapse-cds-app"
     smart_client_secret: str | None = None
     smart_redirect_url: str | None = None
@@ -90,6 +93,10 @@ class Settings:
             raise SettingsError(
                 f"{_PREFIX}DEADLINE_SECONDS, MAX_PAGES and REQUEST_READ_SECONDS must be > 0"
             )
+        if not 0 < self.card_retention_days <= MAX_CARD_RETENTION_DAYS:
+            raise SettingsError(
+                f"{_PREFIX}CARD_RETENTION_DAYS must be > 0 and at most {MAX_CARD_RETENTION_DAYS}"
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -127,6 +134,7 @@ class Settings:
             deadline_seconds=number("DEADLINE_SECONDS", cls.deadline_seconds),
             max_pages=int(number("MAX_PAGES", cls.max_pages)),
             request_read_seconds=number("REQUEST_READ_SECONDS", cls.request_read_seconds),
+            card_retention_days=number("CARD_RETENTION_DAYS", cls.card_retention_days),
             smart_client_id=get("SMART_CLIENT_ID") or cls.smart_client_id,
             smart_client_secret=get("SMART_CLIENT_SECRET"),
             smart_redirect_url=get("SMART_REDIRECT_URL"),

@@ -19,7 +19,11 @@ INDETERMINATE = "indeterminate"
 
 def before_months(event: date, start: date, months: int) -> bool:
     """True when `event` < `start` + `months` calendar months."""
-    return event < start + relativedelta(months=months)
+    try:
+        anniversary = start + relativedelta(months=months)
+    except ValueError:  # after 9999-12-31: every date there is comes before it
+        return True
+    return event < anniversary
 
 
 def bfm_timing(

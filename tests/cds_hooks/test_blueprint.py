@@ -89,6 +89,36 @@ def test_hook_call_with_prefetch_returns_valid_cards(
     assert "Bearer" not in logged
 
 
+def test_a_hook_instance_that_is_not_a_uuid_is_400_and_never_logged(
+    client: FlaskClient, make_token: TokenFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    smuggled = "Jane Doe, MRN 0012345\n" + "x" * 10_000
+    with caplog.at_level(logging.DEBUG, logger="cds_hooks"):
+        response = client.post(
+            "/cds-services/echo",
+            json=hook_body(hookInstance=smuggled),
+            headers=auth(make_token, "/cds-services/echo"),
+        )
+    assert response.status_code == 400
+    assert response.get_json()["field"] == "hookInstance"
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "Jane Doe" not in logged
+    assert "hookInstance=- status=400" in logged
+
+
+def test_the_hook_instance_is_logged_normalised(
+    client: FlaskClient, make_token: TokenFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    instance = str(uuid.uuid4())
+    with caplog.at_level(logging.INFO, logger="cds_hooks"):
+        client.post(
+            "/cds-services/echo",
+            json=hook_body(hookInstance=f"urn:uuid:{instance.upper()}"),
+            headers=auth(make_token, "/cds-services/echo"),
+        )
+    assert f"hookInstance={instance} status=200" in " ".join(r.getMessage() for r in caplog.records)
+
+
 @responses.activate
 def test_absent_prefetch_is_fetched_with_the_ehr_token(
     client: FlaskClient, make_token: TokenFactory
@@ -166,7 +196,7 @@ def test_invalid_request_names_the_field(client: FlaskClient, make_token: TokenF
     assert response.get_json() == {
         "error": "bad_request",
         "field": "context.patientId",
-        "message": "must be a FHIR id ([A-Za-z0-9-.]{1,64})",
+        "message": "must be a FHIR id ([A-Za-z0-9-.]{1,64}, not . or ..)",
     }
 
 
@@ -223,15 +253,113 @@ def _feedback(card: str) -> dict[str, Any]:
     }
 
 
+def _issued_card(client: FlaskClient, make_token: TokenFactory) -> str:
+    """The uuid of a card the echo service answers with."""
+    response = client.post(
+        "/cds-services/echo", json=hook_body(), headers=auth(make_token, "/cds-services/echo")
+    )
+    assert response.status_code == 200
+    card: str = response.get_json()["cards"][0]["uuid"]
+    return card
+
+
 def test_feedback_is_stored_once(
     client: FlaskClient, make_token: TokenFactory, feedback_store: FeedbackStore
 ) -> None:
-    body = _feedback(str(uuid.uuid4()))
+    body = _feedback(_issued_card(client, make_token))
     path = "/cds-services/echo/feedback"
     for _ in range(2):
         response = client.post(path, json=body, headers=auth(make_token, path))
         assert response.status_code == 200
     assert feedback_store.count() == 1
+
+
+def test_one_card_written_three_ways_is_stored_once(
+    client: FlaskClient, make_token: TokenFactory, feedback_store: FeedbackStore
+) -> None:
+    card = _issued_card(client, make_token)
+    path = "/cds-services/echo/feedback"
+    for written in (card, card.upper(), f"urn:uuid:{card}"):
+        response = client.post(path, json=_feedback(written), headers=auth(make_token, path))
+        assert response.status_code == 200
+    assert feedback_store.count() == 1
+
+
+def test_feedback_for_a_card_never_issued_is_400(
+    client: FlaskClient, make_token: TokenFactory, feedback_store: FeedbackStore
+) -> None:
+    path = "/cds-services/echo/feedback"
+    response = client.post(path, json=_feedback(str(uuid.uuid4())), headers=auth(make_token, path))
+    assert response.status_code == 400
+    assert response.get_json()["field"] == "feedback[0].card"
+    assert feedback_store.count() == 0
+
+
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        # Each was a 500 before: an OverflowError (past the last UTC instant), a RecursionError.
+        (
+            json.dumps(_feedback(str(uuid.uuid4()))).replace(
+                "2026-11-22T21:30:00-06:00", "9999-12-31T23:59:59-23:59"
+            ),
+            "feedback[0].outcomeTimestamp",
+        ),
+        ('{"feedback": ' + DEEP + "}", "body"),
+    ],
+)
+def test_feedback_that_fails_type_checks_is_400(
+    client: FlaskClient, make_token: TokenFactory, data: str, field: str
+) -> None:
+    path = "/cds-services/echo/feedback"
+    response = client.post(
+        path, data=data, content_type="application/json", headers=auth(make_token, path)
+    )
+    assert response.status_code == 400
+    assert response.get_json()["field"] == field
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        # Each was a 500 before.
+        (
+            hook_body(prefetch={"patient": {"resourceType": "Bundle", "entry": 5}}),
+            "prefetch.patient.entry",
+        ),
+        (
+            hook_body(prefetch={"patient": {"resourceType": "OperationOutcome", "issue": 5}}),
+            "prefetch.patient.issue",
+        ),
+        # Was 200: "." searched every patient.
+        (hook_body(context={"patientId": ".", "userId": "Practitioner/u1"}), "context.patientId"),
+        (hook_body(hookInstance="<script>" * 1000), "hookInstance"),
+    ],
+)
+def test_hook_calls_that_fail_type_checks_are_400(
+    client: FlaskClient, make_token: TokenFactory, body: dict[str, Any], field: str
+) -> None:
+    path = "/cds-services/echo"
+    response = client.post(path, json=body, headers=auth(make_token, path))
+    assert response.status_code == 400
+    assert response.get_json()["field"] == field
+
+
+def test_deeply_nested_hook_call_is_400(client: FlaskClient, make_token: TokenFactory) -> None:
+    nested: dict[str, Any] = {"url": "http://example.org/x", "valueString": "x"}
+    for _ in range(300):  # parses, but broke recursive code later
+        nested = {"url": "http://example.org/x", "extension": [nested]}
+    patient = {"resourceType": "Patient", "id": "p1", "extension": [nested]}
+    path = "/cds-services/echo"
+    body = json.dumps(hook_body(prefetch={"patient": patient}))
+    response = client.post(
+        path, data=body, content_type="application/json", headers=auth(make_token, path)
+    )
+    assert response.status_code == 400
+    assert response.get_json()["message"] == "nested more than 64 levels deep"
 
 
 def test_bad_feedback_is_400(client: FlaskClient, make_token: TokenFactory) -> None:

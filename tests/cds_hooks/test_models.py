@@ -9,6 +9,9 @@ import pytest
 
 from cds_hooks.errors import BadRequest
 from cds_hooks.models import (
+    MAX_ACCEPTED_SUGGESTIONS,
+    MAX_COMMENT,
+    MAX_FEEDBACK_ITEMS,
     Action,
     Card,
     Coding,
@@ -162,12 +165,80 @@ def _auth(**overrides: Any) -> dict[str, Any]:
             "fhirAuthorization.subject",
         ),
         (hook_body(prefetch={"patient": [1]}), "prefetch.patient"),
+        # Path segments, not ids: "." searched every patient and read the first.
+        (hook_body(context={"patientId": ".", "userId": "Practitioner/1"}), "context.patientId"),
+        (hook_body(context={"patientId": "..", "userId": "Practitioner/1"}), "context.patientId"),
+        (hook_body(context={"patientId": "p1", "userId": "Practitioner/.."}), "context.userId"),
+        (
+            hook_body(context={"patientId": "p1", "userId": "Practitioner/1", "encounterId": "."}),
+            "context.encounterId",
+        ),
+        (
+            hook_body(fhirServer="https://f", fhirAuthorization=_auth(patient="..")),
+            "fhirAuthorization.patient",
+        ),
+        (hook_body(hookInstance="not-a-uuid"), "hookInstance"),
+        (hook_body(hookInstance="x" * 100_000), "hookInstance"),
+        (hook_body(hookInstance=7), "hookInstance"),
+        (
+            hook_body(prefetch={"c": {"resourceType": "Bundle", "entry": 5}}),
+            "prefetch.c.entry",
+        ),
+        (
+            hook_body(prefetch={"c": {"resourceType": "Bundle", "entry": [5]}}),
+            "prefetch.c.entry[0]",
+        ),
+        (
+            hook_body(prefetch={"c": {"resourceType": "Bundle", "entry": [{"resource": "x"}]}}),
+            "prefetch.c.entry[0].resource",
+        ),
+        (
+            hook_body(prefetch={"c": {"resourceType": "Bundle", "link": {"url": "x"}}}),
+            "prefetch.c.link",
+        ),
+        (
+            hook_body(prefetch={"c": {"resourceType": "Bundle", "link": [{"url": 3}]}}),
+            "prefetch.c.link[0].url",
+        ),
+        (
+            hook_body(prefetch={"c": {"resourceType": "OperationOutcome", "issue": 1}}),
+            "prefetch.c.issue",
+        ),
+        (
+            hook_body(
+                prefetch={
+                    "c": {
+                        "resourceType": "Bundle",
+                        "entry": [{"resource": {"resourceType": "OperationOutcome", "issue": [1]}}],
+                    }
+                }
+            ),
+            "prefetch.c.entry[0].resource.issue[0]",
+        ),
     ],
 )
 def test_each_bad_request_names_its_field(body: object, field: str) -> None:
     with pytest.raises(BadRequest) as caught:
         HookRequest.from_json(body)
     assert caught.value.field == field
+
+
+def test_hook_instance_is_normalised() -> None:
+    request = HookRequest.from_json(hook_body(hookInstance=f"urn:uuid:{U1.upper()}"))
+    assert request.hook_instance == U1
+
+
+def test_feedback_uuids_are_normalised() -> None:
+    items = parse_feedback(
+        _fb(card=f"urn:uuid:{U1.upper()}", acceptedSuggestions=[{"id": U2.upper()}])
+    )
+    assert items[0].card == U1
+    assert items[0].accepted_suggestions == (U2,)
+
+
+def test_feedback_time_is_kept_in_utc() -> None:
+    items = parse_feedback(_fb(outcomeTimestamp="2026-11-22T21:30:00-06:00"))
+    assert items[0].outcome_timestamp.isoformat() == "2026-11-23T03:30:00+00:00"
 
 
 def test_feedback_parses_accepted_and_overridden() -> None:
@@ -220,6 +291,29 @@ def _fb(**overrides: Any) -> dict[str, Any]:
         (
             _fb(outcome="overridden", overrideReason={"reason": {}}),
             "feedback[0].overrideReason.reason.code",
+        ),
+        # Past the last UTC instant: was an OverflowError (500).
+        (_fb(outcomeTimestamp="9999-12-31T23:59:59-23:59"), "feedback[0].outcomeTimestamp"),
+        ({"feedback": _fb()["feedback"] * (MAX_FEEDBACK_ITEMS + 1)}, "feedback"),
+        (
+            _fb(acceptedSuggestions=[{"id": U2}] * (MAX_ACCEPTED_SUGGESTIONS + 1)),
+            "feedback[0].acceptedSuggestions",
+        ),
+        (_fb(acceptedSuggestions=[{"id": "s1"}]), "feedback[0].acceptedSuggestions[0].id"),
+        (
+            _fb(outcome="overridden", overrideReason={"userComment": "x" * (MAX_COMMENT + 1)}),
+            "feedback[0].overrideReason.userComment",
+        ),
+        (
+            _fb(outcome="overridden", overrideReason={"reason": {"code": "x" * 5000}}),
+            "feedback[0].overrideReason.reason.code",
+        ),
+        (
+            _fb(
+                outcome="overridden",
+                overrideReason={"reason": {"code": "x", "display": "y" * 5000}},
+            ),
+            "feedback[0].overrideReason.reason.display",
         ),
     ],
 )

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 
-from bench.load import feedback_body
+from bench.load import feedback_body, issued_cards
 from bench.servers import Served, relapse_cds_serve, service_env
 from cds_hooks.feedback import FeedbackStore
 from tests.integration.postgres import postgres_cluster
@@ -75,7 +75,7 @@ def test_concurrent_feedback_is_stored_exactly_once_and_survives_restart(
     assert store.count() == FEEDBACK_POSTS
     store.engine.dispose()
     with relapse_cds_serve(env, log=tmp_path / "server.log") as served:
-        post_twice(served, feedback_body("0b6f3e5e-5d7c-4c0e-9c61-0c8a3f6e2a11"))
+        post_twice(served, feedback_body(issued_cards(served.url)[0]))
     store = FeedbackStore(database_url)
     assert store.count() == FEEDBACK_POSTS + 1
     store.engine.dispose()

@@ -21,6 +21,7 @@ def test_environment_is_read(tmp_path: Path) -> None:
             "RELAPSE_CDS_PUBLIC_URL": "https://cds.example.org/",
             "RELAPSE_CDS_CORS_ORIGINS": "https://sandbox.cds-hooks.org, ,http://localhost:3000",
             "RELAPSE_CDS_DEADLINE_SECONDS": "4.5",
+            "RELAPSE_CDS_CARD_RETENTION_DAYS": "2",
         }
     )
     assert settings.primary_scheme == "inpog"
@@ -28,6 +29,7 @@ def test_environment_is_read(tmp_path: Path) -> None:
     assert settings.public_url == "https://cds.example.org"
     assert settings.cors_origins == ("https://sandbox.cds-hooks.org", "http://localhost:3000")
     assert settings.deadline_seconds == 4.5
+    assert settings.card_retention_days == 2
 
 
 @pytest.mark.parametrize(
@@ -37,6 +39,9 @@ def test_environment_is_read(tmp_path: Path) -> None:
         ("RELAPSE_CDS_AUTH", "basic", "AUTH"),
         ("RELAPSE_CDS_DEADLINE_SECONDS", "soon", "DEADLINE_SECONDS"),
         ("RELAPSE_CDS_SMART_SCOPE_STYLE", "v3", "SMART_SCOPE_STYLE"),
+        ("RELAPSE_CDS_CARD_RETENTION_DAYS", "0", "CARD_RETENTION_DAYS"),
+        ("RELAPSE_CDS_CARD_RETENTION_DAYS", "inf", "CARD_RETENTION_DAYS"),
+        ("RELAPSE_CDS_CARD_RETENTION_DAYS", "nan", "CARD_RETENTION_DAYS"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str, message: str) -> None:
