@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -111,3 +112,27 @@ def test_serve_refuses_to_start_without_trusted_issuers(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "RELAPSE_CDS_TRUSTED_ISSUERS" in result.stderr
+
+
+def test_serve_refuses_to_start_in_jwt_mode_without_public_url(tmp_path: Path) -> None:
+    assert SCRIPT
+    (tmp_path / "issuers.json").write_text(
+        '{"issuers": [{"iss": "https://x", "jku": ["https://x/k"]}]}'
+    )
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
+        "RELAPSE_CDS_AUTH": "jwt",
+        "RELAPSE_CDS_TRUSTED_ISSUERS": str(tmp_path / "issuers.json"),
+    }
+    result = subprocess.run(
+        [SCRIPT, "serve", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert "RELAPSE_CDS_PUBLIC_URL" in result.stderr
