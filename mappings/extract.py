@@ -11,7 +11,7 @@ from mappings import conditions as cond
 from mappings import observations as obs
 from mappings.codesets import CodeSets
 from mappings.errors import InvalidBundle
-from mappings.fhirjson import as_str, codings, ref, validation_problem
+from mappings.fhirjson import as_str, codings, ref, validation_problem, with_time_zones
 from mappings.patient import read_patient
 from mappings.therapy import frontline_therapy, hsct_events
 from service.domain.inputs import Genetics, Lineage, MarkerStatus, Mrd, RelapseInputs
@@ -103,10 +103,15 @@ class _Record:
         target = self._target(resource, rtype)
         if target is None:
             return
-        problem = validation_problem(resource)
+        zoned, naive = with_time_zones(resource)
+        problem = validation_problem(zoned)
         if problem is not None:
             self.warnings.append(f"{ref(resource)} could not be read: {problem}")
             return
+        if naive:
+            self.warnings.append(
+                f"{ref(resource)}: a dateTime without a time zone was read for its date"
+            )
         if target is self.specimen_list:
             self.specimens[ref(resource)] = resource  # MRD samples refer to it by Specimen/id
         else:

@@ -52,6 +52,24 @@ def validation_problem(resource: Mapping[str, Any]) -> str | None:
     return None
 
 
+_NAIVE_DATETIME = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})(:\d{2}(?:\.\d+)?)?$")
+
+
+def with_time_zones(value: Any) -> tuple[Any, bool]:
+    """A copy of `value` in which every dateTime written without a time zone has one (UTC), for
+    validation only, and whether there was such a dateTime. EHRs write local times without a
+    zone (R4 requires one): the date is still the date as written (`full_date`)."""
+    if isinstance(value, Mapping):
+        keyed = {k: with_time_zones(v) for k, v in value.items()}
+        return {k: v for k, (v, _) in keyed.items()}, any(f for _, f in keyed.values())
+    if isinstance(value, list):
+        items = [with_time_zones(v) for v in value]
+        return [v for v, _ in items], any(f for _, f in items)
+    if isinstance(value, str) and (m := _NAIVE_DATETIME.match(value)):
+        return f"{m[1]}{m[2] or ':00'}+00:00", True
+    return value, False
+
+
 def as_dict(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 

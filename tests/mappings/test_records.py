@@ -363,3 +363,25 @@ def test_a_relapse_plan_is_never_frontline(codes: CodeSets) -> None:
     )
     inputs = extract(resources, codes)
     assert (inputs.on_therapy, inputs.end_of_therapy) == (False, date(2020, 6, 1))
+
+
+# --- Dates: local times written without a time zone (interface engines, HL7 v2 feeds) ---------
+
+
+def test_a_datetime_without_time_zone_is_read_for_its_date(codes: CodeSets) -> None:
+    resources = _epic_record(cc(SCT, "14016003"))
+    resources[2]["onsetDateTime"] = "2021-06-15T23:30:00"  # late evening, local time
+    resources[2]["recordedDate"] = "2021-06-16T00:10"
+    inputs = extract(resources, codes)
+    assert inputs.relapse_date == date(2021, 6, 15)
+    assert inputs.sites == frozenset({Site.MARROW})
+    assert "Condition/rel: a dateTime without a time zone was read for its date" in inputs.warnings
+    assert not any("could not be read" in w for w in inputs.warnings)
+
+
+def test_a_datetime_with_time_zone_gives_no_warning(codes: CodeSets) -> None:
+    resources = _epic_record(cc(SCT, "14016003"))
+    resources[2]["onsetDateTime"] = "2021-06-15T23:30:00-05:00"
+    inputs = extract(resources, codes)
+    assert inputs.relapse_date == date(2021, 6, 15)
+    assert not any("time zone" in w for w in inputs.warnings)
