@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import unicodedata
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -13,9 +14,15 @@ from typing import Any, TextIO
 from mappings.codesets import CodeSets, load_codesets
 from mappings.errors import InvalidBundle
 from mappings.extract import resources_from_bundle
+from service.cards import ADDITION_TEXT, DISCLAIMER, PLAN_TEXT
 from service.domain import PRIMARY_SCHEMES
+from service.domain.assessment import SCHEME_TITLES
 from service.engine import assess_resources
 from service.settings import local_today
+from service.smart.view import INPUT_LABELS
+
+FORMATS = ("text", "json")
+BAR_WIDTH = 30
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -27,29 +34,66 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="relapse-cds", description=__doc__)
-    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(
+        required=True, metavar="COMMAND", help="run `relapse-cds COMMAND --help` for its options"
+    )
 
     assess = commands.add_parser(
         "assess",
-        help="assess FHIR Bundles (JSON files); one JSON line per path",
-        description="Prints the assessment JSON of each Bundle. With several paths, one JSON "
-        "object per line in order; a path that cannot be assessed gives "
-        '{"path": ..., "error": ...} on its line and the exit code 1.',
+        help="assess FHIR Bundles (JSON files): a summary for a person, or the assessment JSON",
+        description="Assesses each Bundle. --format text prints a short summary (the groups by "
+        "scheme, the plan, what is missing); --format json prints the assessment JSON, with "
+        "several paths one JSON object per line in order. A path that cannot be assessed gives "
+        '{"path": ..., "error": ...} on its line (text: "PATH: cannot assess: ...") and the '
+        "exit code 1. With several paths and stderr a terminal, a progress bar shows on stderr.",
     )
-    assess.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     assess.add_argument(
-        "--as-of", type=_date, default=None, help="the date of the assessment (default: today)"
+        "paths",
+        nargs="+",
+        type=Path,
+        metavar="PATH",
+        help="a FHIR R4 Bundle (JSON) holding one Patient and their record",
     )
-    assess.add_argument("--primary", choices=PRIMARY_SCHEMES, default="bfm")
-    assess.add_argument("--codes", type=Path, help="an institution's extra code sets (JSON)")
+    assess.add_argument(
+        "--as-of",
+        type=_date,
+        default=None,
+        metavar="DATE",
+        help="the date of the assessment (default: today)",
+    )
+    assess.add_argument(
+        "--primary",
+        choices=PRIMARY_SCHEMES,
+        default="bfm",
+        help="the scheme the pathway follows (default: %(default)s)",
+    )
+    assess.add_argument(
+        "--codes", type=Path, metavar="FILE", help="an institution's extra code sets (JSON)"
+    )
+    assess.add_argument(
+        "--format",
+        choices=FORMATS,
+        default=None,
+        help="text (a summary for a person) or json (default: text when stdout is a terminal "
+        "and one PATH is given, else json)",
+    )
     assess.set_defaults(run=_assess)
 
     serve = commands.add_parser("serve", help="serve the CDS Hooks service with gunicorn")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8080)
-    serve.add_argument("--workers", type=int, default=2)
     serve.add_argument(
-        "--threads", type=int, default=16, help="threads a worker (calls it serves at once)"
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--port", type=int, default=8080, help="port to listen on (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--workers", type=int, default=2, help="gunicorn worker processes (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--threads",
+        type=int,
+        default=16,
+        help="threads a worker: calls it serves at once (default: %(default)s)",
     )
     serve.set_defaults(run=_serve)
 
@@ -57,9 +101,16 @@ def _parser() -> argparse.ArgumentParser:
         "sandbox",
         help="load the synthetic patients into a FHIR server, call the hook, print the cards",
     )
-    sandbox.add_argument("--fhir-server", required=True)
     sandbox.add_argument(
-        "--service", help="base URL of a running service (default: an in-process app)"
+        "--fhir-server",
+        required=True,
+        metavar="URL",
+        help="base URL of a FHIR R4 server that accepts PUT (the patients are written to it)",
+    )
+    sandbox.add_argument(
+        "--service",
+        metavar="URL",
+        help="base URL of a running service (default: an in-process app)",
     )
     sandbox.set_defaults(run=_sandbox)
 
@@ -67,7 +118,13 @@ def _parser() -> argparse.ArgumentParser:
         "demo", help="run the service, a local FHIR server and a test EHR (`make run`)"
     )
     demo.add_argument("--sekmet", required=True, help="path of the sekmet executable")
-    demo.add_argument("--port", type=int, default=8080)
+    demo.add_argument(
+        "--port",
+        type=int,
+        default=8080,
+        help="the service's port; the FHIR server takes the next, the test EHR the one after "
+        "(default: %(default)s)",
+    )
     demo.set_defaults(run=_demo)
     return parser
 
@@ -86,12 +143,114 @@ def _assess(args: argparse.Namespace) -> int:
         print(f"relapse-cds: cannot load code sets: {exc}", file=sys.stderr)
         return 2
     as_of = args.as_of or local_today()
+    paths: list[Path] = args.paths
+    fmt = args.format or ("text" if len(paths) == 1 and _is_terminal(sys.stdout) else "json")
+    progress = _Progress(sys.stderr, len(paths)) if len(paths) > 1 else None
     failed = False
-    for path in args.paths:
+    for done, path in enumerate(paths, 1):
         line = _assess_path(path, codes, args.primary, as_of)
         failed = failed or "error" in line
-        _write(sys.stdout, line, pretty=len(args.paths) == 1)
+        if progress:
+            progress.clear()
+        if fmt == "text":
+            sys.stdout.write(("\n" if done > 1 else "") + _summary(path, line))
+            sys.stdout.flush()
+        else:
+            _write(sys.stdout, line, pretty=len(paths) == 1)
+        if progress:
+            progress.show(done)
+    if progress:
+        progress.clear()
     return 1 if failed else 0
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+class _Progress:
+    """A one-line bar redrawn in place on a terminal; nothing at all on a pipe or a file.
+
+    It counts paths only: a path may name a patient, and the screen may be shared.
+    """
+
+    def __init__(self, stream: TextIO, total: int) -> None:
+        self.stream = stream
+        self.total = total
+        self.enabled = _is_terminal(stream)
+        self.shown = False
+
+    def show(self, done: int) -> None:
+        if not self.enabled or done >= self.total:
+            return
+        filled = BAR_WIDTH * done // self.total
+        bar = "#" * filled + "." * (BAR_WIDTH - filled)
+        self.stream.write(f"\rassessing [{bar}] {done}/{self.total}")
+        self.stream.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        # Erase the bar before stdout writes, which may share the terminal.
+        if self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self.shown = False
+
+
+def _summary(path: Path, a: dict[str, Any]) -> str:
+    """A few lines a clinician reads at a glance; the JSON has the rest (sources, evidence)."""
+    if "error" in a:
+        return _plain(f"{path}: cannot assess: {a['error']}") + "\n"
+    lines = [f"{path}: {a['patient'] or 'patient without id'}, as of {a['as_of']}"]
+    schemes: dict[str, Any] = a["schemes"]
+    pathway: dict[str, Any] = a["pathway"]
+    if a["status"] != "relapsed":
+        lines.append(f"{pathway['reason']} No relapse risk group applies.")
+    else:
+        timing = a["timing"]
+        lines.append(
+            f"Relapsed ALL, first relapse {a['inputs']['relapse_date'] or 'undated'}: "
+            f"timing BFM {_words(timing['bfm'])}, COG {_words(timing['cog'])}, "
+            f"CALL-0603 {_words(timing['call0603'])}; site {_words(a['site_pattern'])}"
+        )
+        lines += ["", "Risk groups:"]
+        width = max(len(SCHEME_TITLES[k]) for k in schemes)
+        rule_width = max(len(r["rule"]) for r in schemes.values())
+        for key, r in schemes.items():
+            needs = f"needs {_inputs(r['missing'])}" if r["missing"] else ""
+            row = (
+                f"{SCHEME_TITLES[key]:<{width}}  {_words(r['group']):<14} {r['rule']:<{rule_width}}"
+            )
+            lines.append(f"  {row}  {needs}".rstrip())
+        primary = SCHEME_TITLES[pathway["scheme"]].split(" (")[0]
+        lines += ["", f"Plan ({primary}): {PLAN_TEXT[pathway['plan']]}"]
+        if pathway["rules"]:
+            lines[-1] += f" ({', '.join(pathway['rules'])})"
+        lines += [f"  + {ADDITION_TEXT.get(x, _words(x))}" for x in pathway["additions"]]
+        missing = sorted({m for r in schemes.values() for m in r["missing"]})
+        missing += [m for m in pathway["decided_by"] if m not in missing]
+        lines += ["", f"Missing: {_inputs(missing) if missing else 'nothing that decides a group'}"]
+    if a["warnings"]:
+        lines += ["", "Needs checking:", *(f"  - {w}" for w in a["warnings"])]
+    lines += ["", DISCLAIMER.strip("_")]
+    return "\n".join(_plain(line) for line in lines) + "\n"
+
+
+def _words(*names: str) -> str:
+    return ", ".join(n.replace("_", " ") for n in names)
+
+
+def _inputs(names: Sequence[str]) -> str:
+    """Input names as the SMART page labels them, lower-cased unless an acronym leads."""
+    labels = [INPUT_LABELS.get(n, _words(n)) for n in names]
+    return ", ".join(x if x[1:2].isupper() else x[:1].lower() + x[1:] for x in labels)
+
+
+def _plain(text: str) -> str:
+    """Control and format characters from a record (escape sequences, bidi overrides) never
+    reach the terminal."""
+    return "".join("\ufffd" if unicodedata.category(c)[0] == "C" else c for c in text)
 
 
 def _assess_path(path: Path, codes: CodeSets, primary: str, as_of: date) -> dict[str, Any]:
@@ -110,7 +269,9 @@ def _assess_path(path: Path, codes: CodeSets, primary: str, as_of: date) -> dict
 
 
 def _write(out: TextIO, obj: dict[str, Any], *, pretty: bool) -> None:
-    out.write(json.dumps(obj, indent=2 if pretty else None, ensure_ascii=False) + "\n")
+    # On a terminal, \u escapes keep C1 controls and bidi overrides from a record inert.
+    ascii_only = _is_terminal(out)
+    out.write(json.dumps(obj, indent=2 if pretty else None, ensure_ascii=ascii_only) + "\n")
     out.flush()
 
 
