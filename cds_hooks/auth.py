@@ -33,6 +33,7 @@ from sqlalchemy.engine import Engine
 from cds_hooks.errors import Unauthorized
 from cds_hooks.feedback import insert_ignoring_duplicates
 from cds_hooks.models import is_http_url
+from cds_hooks.servers import LOOPBACK, NONE, FhirServers
 
 logger = logging.getLogger(__name__)
 
@@ -56,12 +57,22 @@ class Authenticator(Protocol):
         """The verified claims; raises Unauthorized."""
         ...
 
+    def fhir_servers(self, claims: Mapping[str, Any]) -> FhirServers:
+        """The FHIR servers a caller with these verified claims may name as `fhirServer`."""
+        ...
+
 
 class NoAuth:
-    """Accepts every call (development and tests only)."""
+    """Accepts every call (development and tests only); FHIR servers from configuration."""
+
+    def __init__(self, servers: FhirServers = LOOPBACK) -> None:
+        self._servers = servers
 
     def authenticate(self, authorization_header: str | None, audience: str) -> Mapping[str, Any]:
         return {}
+
+    def fhir_servers(self, claims: Mapping[str, Any]) -> FhirServers:
+        return self._servers
 
 
 # --- replay protection --------------------------------------------------------------------
@@ -130,6 +141,7 @@ class TrustedIssuer:
     jku: tuple[str, ...]
     jwks: Mapping[str, Any] | None = None  # pinned key set from `jwks_file`
     tenants: frozenset[str] | None = None
+    fhir_servers: FhirServers = NONE  # none unless listed
 
 
 @dataclass(frozen=True)
@@ -141,7 +153,8 @@ class TrustedIssuers:
 
 
 def load_trusted_issuers(path: str | Path) -> TrustedIssuers:
-    """Read `{"issuers": [{"iss", "jku": [...], "jwks_file"?, "tenants"?}]}`; ValueError if bad."""
+    """Read `{"issuers": [{"iss", "jku": [...], "jwks_file"?, "tenants"?, "fhir_servers"?}]}`;
+    ValueError if bad."""
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -174,8 +187,15 @@ def load_trusted_issuers(path: str | Path) -> TrustedIssuers:
             not isinstance(tenants, list) or not all(isinstance(t, str) for t in tenants)
         ):
             raise ValueError(f"{where}.tenants must be a list of strings")
+        servers = entry.get("fhir_servers", [])
+        if not isinstance(servers, list):
+            raise ValueError(f"{where}.fhir_servers must be a list of FHIR base URLs")
         by_iss[iss] = TrustedIssuer(
-            iss, tuple(jku), jwks, frozenset(tenants) if tenants is not None else None
+            iss,
+            tuple(jku),
+            jwks,
+            frozenset(tenants) if tenants is not None else None,
+            FhirServers.of(servers, f"{where}.fhir_servers"),
         )
     return TrustedIssuers(by_iss)
 
@@ -346,6 +366,10 @@ class JwtAuthenticator:
         if not self._jti_store.add(issuer.iss, claims["jti"], expires_at):
             raise TokenRefused("replay", "replayed jti")
         return claims
+
+    def fhir_servers(self, claims: Mapping[str, Any]) -> FhirServers:
+        issuer = self._issuers.get(claims.get("iss"))
+        return issuer.fhir_servers if issuer is not None else NONE
 
     def _check_times(self, claims: Mapping[str, Any]) -> None:
         # PyJWT checks iat and nbf too; here so the rule does not hang on a library version.

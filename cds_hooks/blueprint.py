@@ -19,6 +19,7 @@ from cds_hooks.discovery import ServiceDefinition, discovery_document
 from cds_hooks.errors import (
     BadRequest,
     DeadlinePassed,
+    FhirServerNotAllowed,
     NotFound,
     PrefetchUnavailable,
     TooLarge,
@@ -30,6 +31,7 @@ from cds_hooks.fhir import FhirClient
 from cds_hooks.metrics import observe_call
 from cds_hooks.models import HookRequest, cards_response, parse_feedback
 from cds_hooks.prefetch import resolve
+from cds_hooks.servers import normalise_base
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +91,9 @@ def create_blueprint(services: Sequence[ServiceDefinition], config: HooksConfig)
         if flask.request.method == "OPTIONS":
             return flask.Response(status=204)
         audience = (config.public_url or "").rstrip("/") + flask.request.path
-        config.authenticator.authenticate(flask.request.headers.get("Authorization"), audience)
+        flask.g.cds_claims = config.authenticator.authenticate(
+            flask.request.headers.get("Authorization"), audience
+        )
         return None
 
     @bp.after_request
@@ -143,16 +147,22 @@ def create_blueprint(services: Sequence[ServiceDefinition], config: HooksConfig)
         flask.g.cds_hook_instance = request.hook_instance
         if request.hook != service.hook:
             raise BadRequest("hook", f"this service answers '{service.hook}'")
+        fhir_base = None
+        if request.fhir_server:
+            allowed = config.authenticator.fhir_servers(flask.g.cds_claims)
+            if not allowed.allows(request.fhir_server):
+                raise FhirServerNotAllowed()  # before any connection: the token stays here
+            fhir_base = normalise_base(request.fhir_server)
         deadline = time.monotonic() + config.deadline_seconds
         # FHIR reads stop early enough to leave the assessment its time within the deadline.
         fetch_by = deadline - min(ASSESSMENT_RESERVE_SECONDS, config.deadline_seconds / 4)
-        session = config.session_factory() if request.fhir_server else None
+        session = config.session_factory() if fhir_base else None
         try:
             client = None
-            if request.fhir_server and session is not None:
+            if fhir_base and session is not None:
                 authorization = request.fhir_authorization
                 client = FhirClient(
-                    request.fhir_server,
+                    fhir_base,
                     session,
                     access_token=authorization.access_token if authorization else None,
                     timeout=config.fhir_timeout,

@@ -86,6 +86,26 @@ class Unauthorized(CdsHooksError):
         return None
 
 
+class FhirServerNotAllowed(CdsHooksError):
+    """`fhirServer` is not a server this caller may name; nothing was fetched (403)."""
+
+    status = 403
+    error = "fhir_server_not_allowed"
+
+    def body(self) -> Mapping[str, Any]:
+        return {
+            "resourceType": "OperationOutcome",
+            "issue": [
+                {
+                    "severity": "error",
+                    "code": "forbidden",
+                    "diagnostics": "fhirServer is not a FHIR server this service may call "
+                    "for this client",
+                }
+            ],
+        }
+
+
 class NotFound(CdsHooksError):
     """Unknown service or resource."""
 

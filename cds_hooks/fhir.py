@@ -195,8 +195,12 @@ class FhirClient:
         return self._checked(urljoin(self.base_url, path_or_url.lstrip("/")))
 
     def _page_url(self, link: str) -> str:
-        """A server's `next` link: absolute, root-relative (against the origin) or relative."""
-        return self._checked(urljoin(self.base_url, link))
+        """A server's `next` link: absolute, root-relative (against the origin) or relative,
+        and on this server base (the bearer token goes with it)."""
+        url = self._checked(urljoin(self.base_url, link))
+        if not url.startswith(self.base_url):
+            raise FhirInvalidResponse("refusing a next link outside the FHIR server base")
+        return url
 
     def _checked(self, url: str) -> str:
         if _origin(url) != _origin(self.base_url):

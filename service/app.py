@@ -25,6 +25,7 @@ from cds_hooks.feedback import FeedbackStore
 from cds_hooks.fhir import FhirClient
 from cds_hooks.models import Card, HookRequest
 from cds_hooks.prefetch import Prefetched
+from cds_hooks.servers import LOOPBACK, FhirServers
 from mappings.codesets import CodeSets, load_codesets
 from service.cards import build_cards
 from service.demo.catalog import demo_patients
@@ -151,7 +152,8 @@ def _authenticator(
 ) -> Authenticator:
     if settings.auth == "none":
         log.warning("RELAPSE_CDS_AUTH=none: CDS Hooks requests are NOT authenticated")
-        return NoAuth()
+        servers = FhirServers.of(settings.fhir_servers, "RELAPSE_CDS_FHIR_SERVERS")
+        return NoAuth(servers if settings.fhir_servers else LOOPBACK)
     if settings.trusted_issuers is None:
         raise SettingsError("RELAPSE_CDS_TRUSTED_ISSUERS is required when RELAPSE_CDS_AUTH=jwt")
     return JwtAuthenticator(

@@ -10,6 +10,7 @@ from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from cds_hooks.servers import FhirServers
 from service.domain import PRIMARY_SCHEMES
 
 _PREFIX = "RELAPSE_CDS_"
@@ -40,6 +41,9 @@ class Settings:
     fhir_read_timeout: float = 8.0
     deadline_seconds: float = 9.0  # whole hook, FHIR fetches included
     max_pages: int = 20
+    # With auth "none": the FHIR servers a hook may name (empty: loopback only). With "jwt"
+    # each trusted issuer lists its own `fhir_servers`.
+    fhir_servers: tuple[str, ...] = ()
     # Headers and body of one request, in total: a client dribbling them is cut after this.
     request_read_seconds: float = 10.0
     # How long an issued card takes feedback: its uuid is kept in the database that long.
@@ -87,6 +91,15 @@ class Settings:
                 )
         if self.jwt_max_lifetime_seconds <= 0:
             raise SettingsError(f"{_PREFIX}JWT_MAX_LIFETIME_SECONDS must be > 0")
+        if self.fhir_servers and self.auth == "jwt":
+            raise SettingsError(
+                f"{_PREFIX}FHIR_SERVERS applies to {_PREFIX}AUTH=none only; with jwt, list "
+                f"each issuer's fhir_servers in {_PREFIX}TRUSTED_ISSUERS"
+            )
+        try:
+            FhirServers.of(self.fhir_servers, f"{_PREFIX}FHIR_SERVERS")
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from None
         if self.smart_scope_style not in ("v1", "v2"):
             raise SettingsError(f"{_PREFIX}SMART_SCOPE_STYLE must be 'v1' or 'v2'")
         if self.deadline_seconds <= 0 or self.max_pages < 1 or self.request_read_seconds <= 0:
@@ -133,6 +146,7 @@ class Settings:
             fhir_read_timeout=number("FHIR_READ_TIMEOUT", cls.fhir_read_timeout),
             deadline_seconds=number("DEADLINE_SECONDS", cls.deadline_seconds),
             max_pages=int(number("MAX_PAGES", cls.max_pages)),
+            fhir_servers=_list(get("FHIR_SERVERS")),
             request_read_seconds=number("REQUEST_READ_SECONDS", cls.request_read_seconds),
             card_retention_days=number("CARD_RETENTION_DAYS", cls.card_retention_days),
             smart_client_id=get("SMART_CLIENT_ID") or cls.smart_client_id,

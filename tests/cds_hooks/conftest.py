@@ -28,6 +28,7 @@ from cds_hooks.prefetch import Prefetched
 
 ISSUER = "https://ehr.example.org"
 PUBLIC_URL = "https://cds.example.org"
+FHIR_SERVER = "https://fhir.example.org"  # the one FHIR server the test issuer may name
 PATIENT = {"resourceType": "Patient", "id": "p1"}
 
 
@@ -137,7 +138,8 @@ def issuers_file(
         "keys": [public_jwk(ec_key, "ec-1"), public_jwk(rsa_key, "rsa-1")]
     }
     path = tmp_path / "issuers.json"
-    path.write_text(json.dumps({"issuers": [{"iss": ISSUER, "jku": [jwks_server.base + "/jwks"]}]}))
+    issuer = {"iss": ISSUER, "jku": [jwks_server.base + "/jwks"], "fhir_servers": [FHIR_SERVER]}
+    path.write_text(json.dumps({"issuers": [issuer]}))
     return path
 
 

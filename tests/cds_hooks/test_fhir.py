@@ -140,6 +140,14 @@ def test_root_relative_next_link_is_resolved_against_the_origin(client: FhirClie
 
 
 @responses.activate
+def test_next_link_outside_the_server_base_is_not_followed(client: FhirClient) -> None:
+    responses.get(f"{BASE}/Observation", json=bundle(obs(1), next_url="/admin/export"))
+    with pytest.raises(FhirInvalidResponse, match="base"):
+        client.search("Observation")
+    assert len(responses.calls) == 1
+
+
+@responses.activate
 def test_next_link_on_another_origin_is_not_followed(client: FhirClient) -> None:
     responses.get(f"{BASE}/Observation", json=bundle(obs(1), next_url="https://evil.example/x"))
     with pytest.raises(FhirInvalidResponse, match="origin"):

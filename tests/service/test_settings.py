@@ -42,6 +42,7 @@ def test_environment_is_read(tmp_path: Path) -> None:
         ("RELAPSE_CDS_CARD_RETENTION_DAYS", "0", "CARD_RETENTION_DAYS"),
         ("RELAPSE_CDS_CARD_RETENTION_DAYS", "inf", "CARD_RETENTION_DAYS"),
         ("RELAPSE_CDS_CARD_RETENTION_DAYS", "nan", "CARD_RETENTION_DAYS"),
+        ("RELAPSE_CDS_FHIR_SERVERS", "https://u:p@fhir.example.org", "FHIR_SERVERS"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str, message: str) -> None:
@@ -78,3 +79,13 @@ def test_jwt_lifetime_cap_is_an_hour_unless_set() -> None:
             Settings.from_env(
                 {"RELAPSE_CDS_AUTH": "none", "RELAPSE_CDS_JWT_MAX_LIFETIME_SECONDS": bad}
             )
+
+
+def test_fhir_servers_setting_is_refused_in_jwt_mode() -> None:
+    env = {
+        "RELAPSE_CDS_TRUSTED_ISSUERS": "issuers.json",
+        "RELAPSE_CDS_PUBLIC_URL": "https://cds.example.org",
+        "RELAPSE_CDS_FHIR_SERVERS": "https://fhir.example.org",
+    }
+    with pytest.raises(SettingsError, match="each issuer's fhir_servers"):
+        Settings.from_env(env)
