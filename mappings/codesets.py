@@ -1,7 +1,8 @@
 """Code sets as data (fhir-contract.md): loaded once from mappings/codes/*.json, extensible.
 
 A code-set file is `{"sets": {name: [{"system", "code", "status"?, "display"?, "value"?}]},
-"gene_markers"?: [{"genes": [...], "marker": ...}], "site_synonyms"?: {site: [phrase, ...]}}` and
+"gene_markers"?: [{"genes": [...], "marker": ...}], "fusion_markers"?: [{"gene", "partner_not"?,
+"marker"}], "gene_aliases"?: {previous symbol: symbol}, "site_synonyms"?: {site: [phrase, ...]}}` and
 the word lists of WORD_LISTS (`"frontline_words"?: [...]`, ...). An institution's file in the
 same format adds codes (and words) to the defaults.
 """
@@ -9,8 +10,9 @@ same format adds codes (and words) to the defaults.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -21,6 +23,8 @@ from service.domain.inputs import Site
 CODES_DIR = Path(__file__).resolve().parent / "codes"
 HGNC_SYSTEM = "http://www.genenames.org"
 HGNC_ALIAS_SYSTEM = "http://www.genenames.org/geneId"
+HGNC_OID_SYSTEM = "urn:oid:2.16.840.1.113883.6.281"
+_HGNC_ID = re.compile(r"(?i)(?:hgnc:)?(\d+)")
 
 # The Observation code sets the mapping reads (the CDS Hooks prefetch asks for these).
 OBSERVATION_SETS: tuple[str, ...] = (
@@ -54,8 +58,8 @@ def normalise_system(system: str) -> str:
         s = urlunsplit(("http", parts.netloc.lower(), path, parts.query, parts.fragment))
     elif parts.scheme:
         s = parts.scheme.lower() + s[len(parts.scheme) :]
-    # The HGNC alias system names the same gene identifiers.
-    return HGNC_SYSTEM if s.lower() == HGNC_ALIAS_SYSTEM.lower() else s
+    # The HGNC alias system and HGNC's OID name the same gene identifiers.
+    return HGNC_SYSTEM if s.lower() in (HGNC_ALIAS_SYSTEM.lower(), HGNC_OID_SYSTEM) else s
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +76,10 @@ class CodeSets:
 
     sets: Mapping[str, Mapping[Key, CodeEntry]]
     gene_markers: tuple[tuple[frozenset[str], str], ...] = ()
+    # (gene, partners that do not count, marker): a fusion of `gene` with any other partner.
+    fusion_markers: tuple[tuple[str, frozenset[str], str], ...] = ()
+    # Upper-case HGNC symbol (current or previous) -> the gene name the marker rules use.
+    gene_symbols: Mapping[str, str] = field(default_factory=dict)
     # Word lists (lower case), see WORD_LISTS.
     frontline_words: tuple[str, ...] = ()
     frontline_phase_words: tuple[str, ...] = ()
@@ -94,6 +102,21 @@ class CodeSets:
                 return found
         return None
 
+    def gene(self, coding: Mapping[str, Any]) -> str | None:
+        """The gene an HGNC coding names (by id or symbol): the name the marker rules use when
+        we know the gene, else its HGNC id or upper-case symbol; None for any other system."""
+        system = _str(coding.get("system"))
+        if system is None or normalise_system(system) != HGNC_SYSTEM:
+            return None
+        code = (_str(coding.get("code")) or _str(coding.get("display")) or "").strip()
+        if not code:
+            return None
+        key = _key(system, code)
+        entry = self.sets.get("gene", {}).get(key)
+        if entry is not None and entry.value:
+            return entry.value
+        return self.gene_symbols.get(key[1], key[1])
+
     def observation_codes(self) -> tuple[tuple[str, str], ...]:
         """(system, code) of every Observation code read, as written in the code-set files."""
         seen: dict[Key, tuple[str, str]] = {}
@@ -111,9 +134,10 @@ def _key(system: str, code: str) -> Key:
     code = code.strip()
     norm = normalise_system(system)
     if norm == HGNC_SYSTEM:
-        # "HGNC:1014", "hgnc:1014" and the alias's bare "1014" are one gene.
-        bare = code[5:] if code.upper().startswith("HGNC:") else code
-        code = "HGNC:" + bare
+        # "HGNC:1014", "hgnc:1014" and the alias's bare "1014" are one gene; a symbol ("BCR")
+        # is matched without case.
+        m = _HGNC_ID.fullmatch(code)
+        code = f"HGNC:{m[1]}" if m else code.upper()
     return norm, code
 
 
@@ -133,6 +157,8 @@ def _merge(
     *,
     sets: dict[str, dict[Key, CodeEntry]],
     markers: list[tuple[frozenset[str], str]],
+    fusions: list[tuple[str, frozenset[str], str]],
+    symbols: dict[str, str],
     words: dict[str, list[str]],
     synonyms: list[tuple[str, str]],
 ) -> None:
@@ -147,8 +173,19 @@ def _merge(
                 raise InvalidCodeSets(f"{path.name}: set {name!r} has an entry without code")
             entry = CodeEntry(e["system"], e["code"], e.get("status"), e.get("value"))
             target[_key(entry.system, entry.code)] = entry
+            if name == "gene" and entry.value:
+                symbols[entry.value.upper()] = entry.value
     for rule in data.get("gene_markers", []):
         markers.append((frozenset(str(g) for g in rule["genes"]), str(rule["marker"])))
+    for rule in data.get("fusion_markers", []):
+        if not (isinstance(rule, dict) and isinstance(rule.get("gene"), str)):
+            raise InvalidCodeSets(f"{path.name}: a fusion_markers rule without gene")
+        partners = frozenset(str(g) for g in rule.get("partner_not", []))
+        fusions.append((rule["gene"], partners, str(rule["marker"])))
+    aliases = data.get("gene_aliases", {})
+    if not isinstance(aliases, dict):
+        raise InvalidCodeSets(f"{path.name}: gene_aliases must map a symbol to a symbol")
+    symbols.update({str(old).upper(): str(new) for old, new in aliases.items()})
     for name in WORD_LISTS:
         found = data.get(name, [])
         if not isinstance(found, list):
@@ -169,6 +206,8 @@ def load_codesets(extra: Path | None = None) -> CodeSets:
     """The default code sets, plus the codes of an institution's file `extra` when given."""
     sets: dict[str, dict[Key, CodeEntry]] = {}
     markers: list[tuple[frozenset[str], str]] = []
+    fusions: list[tuple[str, frozenset[str], str]] = []
+    symbols: dict[str, str] = {}
     words: dict[str, list[str]] = {}
     synonyms: list[tuple[str, str]] = []
     paths = sorted(CODES_DIR.glob("*.json"))
@@ -180,12 +219,16 @@ def load_codesets(extra: Path | None = None) -> CodeSets:
             _read(path),
             sets=sets,
             markers=markers,
+            fusions=fusions,
+            symbols=symbols,
             words=words,
             synonyms=synonyms,
         )
     return CodeSets(
         sets=sets,
         gene_markers=tuple(dict.fromkeys(markers)),
+        fusion_markers=tuple(dict.fromkeys(fusions)),
+        gene_symbols=symbols,
         site_synonyms=tuple(dict.fromkeys(synonyms)),
         **{name: tuple(dict.fromkeys(words.get(name, []))) for name in WORD_LISTS},
     )

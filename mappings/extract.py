@@ -357,44 +357,55 @@ def _genetics(
     warnings: list[str],
     sources: dict[str, tuple[str, ...]],
 ) -> Genetics:
-    markers: dict[str, MarkerStatus] = {}
-    explicit: set[str] = set()
+    present: set[str] = set()
+    absent: set[str] = set()
+    unknown: set[str] = set()
     refs: list[str] = []
     evaluated = False
 
-    def note(marker: str, status: MarkerStatus, source: str) -> None:
-        # A result saying present wins over one saying absent.
-        if markers.get(marker) is not MarkerStatus.PRESENT:
-            markers[marker] = status
-        explicit.add(marker)
-        refs.append(source)
+    def not_absent(source: str, markers: frozenset[str]) -> None:
+        # A result that could not be read makes none of its markers absent (issue 12).
+        if markers:
+            unknown.update(markers)
+            warnings.append(
+                f"{source}: could not be read for {', '.join(sorted(markers))}; "
+                "this result makes none of them absent"
+            )
 
     for o in rec.observations["karyotype"]:
         text = obs.karyotype_text(o)
-        k = obs.parse_karyotype(text) if text else None
-        if k is None or k.modal is None:
+        k = obs.parse_karyotype(text, rec.codes) if text else None
+        if k is None or not k.read:
             warnings.append(f"{ref(o)}: karyotype not understood (ISCN expected)")
+            not_absent(ref(o), frozenset(obs.KARYOTYPE_MARKERS) | (k.unknown if k else frozenset()))
             continue
         evaluated = True
-        for marker in k.explicit:
-            note(
-                marker, MarkerStatus.PRESENT if marker in k.present else MarkerStatus.ABSENT, ref(o)
-            )
+        refs.append(ref(o))
+        present.update(k.present)
+        absent.update(k.explicit - k.present)
+        not_absent(ref(o), k.unknown)
     for o in rec.observations["genomic_variant"]:
         result = obs.read_genomic(o, rec.codes)
         if result.problem is not None:
             warnings.append(result.problem)
+        not_absent(ref(o), result.unknown)
+        if not result.evaluated:
             continue
         evaluated = True
         refs.append(ref(o))
         for marker, status in result.markers.items():
-            note(marker, status, ref(o))
+            (present if status is MarkerStatus.PRESENT else absent).add(marker)
     for f in facts:
-        for marker in f.markers:
-            note(marker, MarkerStatus.PRESENT, f.ref)
+        if f.markers:
+            present.update(f.markers)
+            refs.append(f.ref)
+    # Present wins over absent; a result saying absent wins over one that could not be read.
+    markers = dict.fromkeys(unknown, MarkerStatus.NOT_TESTED)
+    markers.update(dict.fromkeys(absent, MarkerStatus.ABSENT))
+    markers.update(dict.fromkeys(present, MarkerStatus.PRESENT))
     if refs:
         sources["genetics"] = tuple(dict.fromkeys(refs))
-    return Genetics(evaluated=evaluated, markers=markers, explicit=frozenset(explicit))
+    return Genetics(evaluated=evaluated, markers=markers, explicit=frozenset(present | absent))
 
 
 def _hsct(

@@ -1,6 +1,19 @@
 """Observations: MRD, marrow blasts, karyotype (ISCN), genomics and immunophenotype.
 
 fhir-contract.md, "Observations". Values are never logged; problems name only `Type/id`.
+
+Readings where the contract is silent (issue 12):
+- Genes: HGNC id or symbol (current or a previous one in `gene_aliases`), in
+  `http://www.genenames.org`, its `/geneId` form or `urn:oid:2.16.840.1.113883.6.281`; a fusion
+  written in text as `BCR::ABL1` or `BCR-ABL1`. ABL-class: ABL1 with a partner other than BCR,
+  or ABL2, CSF1R, PDGFRB with any partner (`fusion_markers`); one such fusion absent does not
+  cover the class.
+- A result that cannot be read (no gene, a lone fusion gene reported present, no present/absent
+  answer, an unreadable karyotype) makes none of the markers it could report absent: they stay
+  unknown, and a warning names the resource. A result saying absent wins over one not read.
+- FISH (`nuc ish`): two genes of a known fusion joined by `con` → that fusion present; genes named
+  there otherwise (normal signals, `sep`, one gene's 5' con 3') are not covered, never absent.
+- Several clones: the lowest sets the modal number; a high-hyperdiploid clone is still listed.
 """
 
 from __future__ import annotations
@@ -158,20 +171,78 @@ def is_marrow_sample(
     return True
 
 
+# Markers a G-band karyotype can show: an unreadable karyotype leaves each of them unknown.
+KARYOTYPE_MARKERS: tuple[str, ...] = (
+    "BCR-ABL1",
+    "KMT2A",
+    "TCF3",
+    "iAMP21",
+    "hypodiploidy",
+    "high_hyperdiploidy",
+)
+_NUC_ISH = re.compile(r"nuc\s*ish", re.IGNORECASE)
+_FISH_GROUP = re.compile(r"\(([^()]*)\)")
+_FISH_CON = re.compile(r"^(.+?)\s+con\s+(.+)$", re.IGNORECASE)
+_FISH_TOKEN = re.compile(r"[A-Za-z0-9'’]+")
+# A fusion written in text: BCR::ABL1 (ISCN 2016+, HGVS) or BCR-ABL1.
+_FUSION_TEXT = re.compile(
+    r"(?<![\w-])([A-Za-z][A-Za-z0-9]{1,15})\s*(::|-)\s*([A-Za-z][A-Za-z0-9]{1,15})(?![\w])"
+)
+
+
+def fusion_markers(genes: frozenset[str], codes: CodeSets) -> frozenset[str]:
+    """The markers of genes reported together (one variant, one fusion)."""
+    found = {marker for rule, marker in codes.gene_markers if rule <= genes}
+    for gene, excluded, marker in codes.fusion_markers:
+        if gene in genes and genes - {gene} - excluded:
+            found.add(marker)
+    return frozenset(found)
+
+
+def markers_of_genes(genes: frozenset[str], codes: CodeSets) -> frozenset[str]:
+    """Every marker a finding about these genes could be."""
+    found = {marker for rule, marker in codes.gene_markers if rule & genes}
+    found |= {marker for gene, _, marker in codes.fusion_markers if gene in genes}
+    return frozenset(found)
+
+
+def gene_level_markers(codes: CodeSets) -> frozenset[str]:
+    """Every marker a genomic result can report."""
+    return frozenset(m for _, m in codes.gene_markers) | {m for _, _, m in codes.fusion_markers}
+
+
+def _needs_partner(gene: str, codes: CodeSets) -> bool:
+    """A gene whose markers are fusions: alone, a finding about it names no marker."""
+    return any(gene in rule and len(rule) > 1 for rule, _ in codes.gene_markers) or any(
+        gene == g for g, _, _ in codes.fusion_markers
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Karyotype:
     modal: int | None
     present: frozenset[str]
     explicit: frozenset[str]
+    unknown: frozenset[str] = frozenset()  # named by FISH without a pattern read
+    fish: bool = False  # a FISH pattern was read
+
+    @property
+    def read(self) -> bool:
+        return self.modal is not None or self.fish
 
 
-def parse_karyotype(iscn: str) -> Karyotype:
-    """Markers of an ISCN karyotype (contract: modal number, translocations band by band)."""
+def parse_karyotype(iscn: str, codes: CodeSets) -> Karyotype:
+    """Markers of an ISCN karyotype (contract: modal number, translocations band by band), and
+    of the FISH (`nuc ish`) that may follow it: two genes of a known fusion joined by `con`."""
+    nuc = _NUC_ISH.search(iscn)
+    banded = iscn[: nuc.start()] if nuc else iscn
     numbers: list[int] = []
-    for clone in iscn.split("/"):
+    for clone in banded.split("/"):
         m = _CLONE_NUMBER.match(clone)
         if m is not None:
             numbers.append(int(m[1]) if m[2] is None else min(int(m[1]), int(m[2])))
+    # The lowest clone sets the modal number (hypodiploidy); a high-hyperdiploid clone is still
+    # listed as favourable (risk-schemes §10).
     modal = min(numbers) if numbers else None
     present: set[str] = set()
     for chroms, bands in _TRANSLOCATION.findall(iscn):
@@ -190,16 +261,52 @@ def parse_karyotype(iscn: str) -> Karyotype:
             present.add("KMT2A")
         if ("19", "p13") in at and chromosomes & {"1", "17"}:
             present.add("TCF3")
-    if _IAMP21.search(iscn):
+    if _IAMP21.search(banded):
         present.add("iAMP21")
+    fish_present, unknown = _read_fish(iscn[nuc.end() :], codes) if nuc else (frozenset(), set())
+    present |= fish_present
     explicit = set(present)
     if modal is not None:
         explicit |= {"hypodiploidy", "high_hyperdiploidy"}
         if modal < 40:
             present.add("hypodiploidy")
-        if modal > 50:
-            present.add("high_hyperdiploidy")
-    return Karyotype(modal, frozenset(present), frozenset(explicit))
+    if any(n > 50 for n in numbers):
+        present.add("high_hyperdiploidy")
+    return Karyotype(
+        modal,
+        frozenset(present),
+        frozenset(explicit),
+        frozenset(unknown - present),
+        bool(fish_present),
+    )
+
+
+def _probe(token: str, codes: CodeSets) -> str:
+    """The probe a FISH token names ("5'KMT2A", "BCRx2"): our gene name when we know it."""
+    t = re.sub(r"^[53][’']", "", token)
+    t = re.sub(r"x\d+(?:~\d+)?$", "", t, flags=re.IGNORECASE).upper()
+    return codes.gene_symbols.get(t, t)
+
+
+def _read_fish(fish: str, codes: CodeSets) -> tuple[frozenset[str], set[str]]:
+    """(markers present, markers not covered) of the `nuc ish` part of an ISCN string."""
+    present: set[str] = set()
+    read: set[str] = set()
+    for group in _FISH_GROUP.findall(fish):
+        for item in group.split(","):
+            con = _FISH_CON.match(item.strip())
+            if con is None:
+                continue
+            genes = frozenset(
+                _probe(t, codes) for side in (con[1], con[2]) for t in _FISH_TOKEN.findall(side)
+            )
+            # 5'KMT2A con 3'KMT2A is one gene whole (a normal break-apart), not a fusion.
+            found = fusion_markers(genes, codes) if len(genes) >= 2 else frozenset()
+            if found:
+                present |= found
+                read |= genes
+    named = {_probe(t, codes) for t in _FISH_TOKEN.findall(fish)}
+    return frozenset(present), set(markers_of_genes(frozenset(named - read), codes))
 
 
 def karyotype_text(resource: Mapping[str, Any]) -> str | None:
@@ -210,27 +317,79 @@ def karyotype_text(resource: Mapping[str, Any]) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class GenomicResult:
+    """What one genomic result says. `unknown`: markers it may report but could not be read for
+    (never absent because of it). `evaluated`: the result was read (genes and answer)."""
+
     markers: Mapping[str, MarkerStatus]
+    unknown: frozenset[str] = frozenset()
     problem: str | None = None
+
+    @property
+    def evaluated(self) -> bool:
+        return self.problem is None
+
+
+def text_fusions(text: str, codes: CodeSets) -> set[str]:
+    """Genes of the fusions written in a text ("BCR::ABL1", "ETV6-RUNX1")."""
+    genes: set[str] = set()
+    for left, sep, right in _FUSION_TEXT.findall(text):
+        pair = [codes.gene_symbols.get(g.upper()) for g in (left, right)]
+        # "::" only joins genes; a hyphen joins many words, so one side must be a gene we know.
+        if sep == "::" or any(pair):
+            genes |= {p or g.upper() for p, g in zip(pair, (left, right), strict=True)}
+    return genes
+
+
+def _texts(concept: Any) -> list[str]:
+    c = as_dict(concept)
+    found = [as_str(c.get("text"))] + [as_str(x.get("display")) for x in codings(c)]
+    return [t for t in found if t]
+
+
+def genomic_genes(resource: Mapping[str, Any], codes: CodeSets) -> frozenset[str]:
+    """Genes a genomic result names: HGNC codings (id or symbol) of component 48018-6 gene
+    studied, a bare known symbol as its text, and fusions written in any text."""
+    genes: set[str] = set()
+    texts = _texts(resource.get("code")) + [
+        t for t in [as_str(as_dict(resource.get("valueCodeableConcept")).get("text"))] if t
+    ]
+    for raw in as_list(resource.get("component")):
+        component = as_dict(raw)
+        value = component.get("valueCodeableConcept")
+        texts += _texts(value) + [t for t in [as_str(component.get("valueString"))] if t]
+        if codes.match("gene_studied", codings(component.get("code"))) is None:
+            continue
+        coded = {g for c in codings(value) if (g := codes.gene(c))}
+        if not coded:
+            coded = {g for t in _texts(value) if (g := codes.gene_symbols.get(t.strip().upper()))}
+        genes |= coded
+    for text in texts:
+        genes |= text_fusions(text, codes)
+    return frozenset(genes)
 
 
 def read_genomic(resource: Mapping[str, Any], codes: CodeSets) -> GenomicResult:
-    """Markers named by a genomic variant: genes from component 48018-6, presence LA9633-4/-2."""
+    """Markers named by a genomic variant: genes from component 48018-6 (or a fusion written in
+    text), presence LA9633-4/-2. What cannot be read never makes a marker absent."""
     r = ref(resource)
+    genes = genomic_genes(resource, codes)
+    could_be = markers_of_genes(genes, codes) if genes else gene_level_markers(codes)
     answer = codes.match("answer", codings(resource.get("valueCodeableConcept")))
     if answer is None or answer.value not in ("present", "absent"):
-        return GenomicResult({}, f"{r}: genomic result without a present/absent answer")
-    genes: set[str] = set()
-    for raw in as_list(resource.get("component")):
-        component = as_dict(raw)
-        if codes.match("gene_studied", codings(component.get("code"))) is None:
-            continue
-        gene = codes.match("gene", codings(component.get("valueCodeableConcept")))
-        if gene is not None and gene.value:
-            genes.add(gene.value)
-    status = MarkerStatus.PRESENT if answer.value == "present" else MarkerStatus.ABSENT
-    markers = {marker: status for rule, marker in codes.gene_markers if rule <= genes}
-    return GenomicResult(markers)
+        return GenomicResult({}, could_be, f"{r}: genomic result without a present/absent answer")
+    if not genes:
+        problem = f"{r}: genomic result names no gene that could be read (HGNC expected)"
+        return GenomicResult({}, could_be if answer.value == "present" else frozenset(), problem)
+    found = fusion_markers(genes, codes)
+    if answer.value == "absent":
+        # One fusion absent does not cover a class of fusions (ABL-class).
+        fusion_classes = {m for _, _, m in codes.fusion_markers}
+        return GenomicResult(dict.fromkeys(found - fusion_classes, MarkerStatus.ABSENT))
+    unknown: frozenset[str] = frozenset()
+    if len(genes) == 1 and _needs_partner(next(iter(genes)), codes):
+        # e.g. ABL1 alone "present": which fusion (BCR::ABL1 or ABL-class) is not said.
+        unknown = could_be - found
+    return GenomicResult(dict.fromkeys(found, MarkerStatus.PRESENT), unknown)
 
 
 def immunophenotype_lineage(resource: Mapping[str, Any], codes: CodeSets) -> LineageEvidence | None:

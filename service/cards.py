@@ -252,7 +252,13 @@ def _value(key: str, value: Any) -> str:
         return f"{comparator}{value['value']:g} (fraction) on {value['date']}"
     if key == "genetics":
         high = ", ".join(value["high_risk"]) or "none"
-        return f"{value['status'].replace('_', ' ')}; high-risk markers present: {high}"
+        text = f"{value['status'].replace('_', ' ')}; high-risk markers present: {high}"
+        unknown = value.get("unknown")
+        return (
+            f"{text}; unknown (a result could not be read): {', '.join(unknown)}"
+            if unknown
+            else text
+        )
     if key == "sites":
         return ", ".join(value) or "none coded"
     if isinstance(value, bool):

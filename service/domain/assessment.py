@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from service.domain.inputs import HIGH_RISK_MARKERS, RelapseInputs
+from service.domain.inputs import HIGH_RISK_MARKERS, MarkerStatus, RelapseInputs
 
 SCHEMES: tuple[str, ...] = ("bfm", "allr3", "cog", "intreall", "inpog")
 SCHEME_TITLES: dict[str, str] = {
@@ -92,6 +92,10 @@ class Assessment:
         }
         if i.genetics.evaluated:
             genetics["not_covered"] = [m for m in HIGH_RISK_MARKERS if m not in i.genetics.explicit]
+            # Markers a result could not be read for: never absent, whatever else was tested.
+            genetics["unknown"] = [
+                m for m in HIGH_RISK_MARKERS if i.genetics.status(m) is MarkerStatus.NOT_TESTED
+            ]
         return {
             "patient": i.patient,
             "as_of": self.as_of.isoformat(),

@@ -15,7 +15,7 @@ from mappings.observations import (
     read_mrd,
 )
 from service.domain.inputs import Comparator, MarkerStatus
-from tests.mappings.builders import OWN, cc, genomic, mrd, observation
+from tests.mappings.builders import HGNC, LOINC, OWN, cc, genomic, mrd, observation
 
 
 @pytest.mark.parametrize(
@@ -124,20 +124,60 @@ def test_blasts(value: dict[str, Any], percent: float | None) -> None:
         ("56,XY,+X,+4,+6[20]", 56, {"high_hyperdiploidy"}),
         ("51,XY,+X,+4[20]", 51, {"high_hyperdiploidy"}),
         ("50,XY,+X,+4[20]", 50, set()),
-        ("56,XY,+4,+6,+10[12]/46,XY[8]", 46, set()),  # several clones: the lowest
+        # several clones: the lowest sets the modal number, a high-hyperdiploid one is listed
+        ("56,XY,+4,+6,+10[12]/46,XY[8]", 46, {"high_hyperdiploidy"}),
+        ("46,XY[8]/54,XY,+X,+4,+10,+14,+17,+18,+21,+21[12]", 46, {"high_hyperdiploidy"}),
+        ("37,XY,-2,-3[4]/74,XXYY[10]", 37, {"hypodiploidy", "high_hyperdiploidy"}),
         ("46,XY[20]", 46, set()),
+        # FISH after the karyotype: two genes of a known fusion joined by con
+        ("46,XY[20].nuc ish(ABL1,BCR)x3(ABL1 con BCRx2)[180/200]", 46, {"BCR-ABL1"}),
+        ("46,XX[20].nuc ish(ETV6,RUNX1)x3(ETV6 con RUNX1x1)[150/200]", 46, {"ETV6-RUNX1"}),
+        ("46,XX[20].nuc ish(ETV6,ABL1)x3(ETV6 con ABL1x1)[90/200]", 46, {"ABL-class"}),
+        ("46,XY[20].nuc ish 9q34(ABLx3),22q11.2(BCRx3)(ABL con BCRx2)[400]", 46, {"BCR-ABL1"}),
+        ("46,XY[20].nuc ish(KMT2A,AFF1)x3(KMT2A con AFF1x1)[80/200]", 46, {"KMT2A"}),
     ],
 )
-def test_iscn(iscn: str, modal: int, present: set[str]) -> None:
-    k = parse_karyotype(iscn)
+def test_iscn(codes: CodeSets, iscn: str, modal: int, present: set[str]) -> None:
+    k = parse_karyotype(iscn, codes)
     assert k.modal == modal
     assert set(k.present) == present
     assert {"hypodiploidy", "high_hyperdiploidy"} <= k.explicit
     assert set(k.present) <= k.explicit
 
 
-def test_iscn_without_a_modal_number() -> None:
-    assert parse_karyotype("normal male karyotype").modal is None
+def test_iscn_without_a_modal_number(codes: CodeSets) -> None:
+    k = parse_karyotype("normal male karyotype", codes)
+    assert k.modal is None
+    assert not k.read
+
+
+@pytest.mark.parametrize(
+    ("iscn", "unknown"),
+    [
+        # normal signals: no pattern read, so BCR-ABL1 is not covered (never absent)
+        ("46,XY[20].nuc ish(ABL1,BCR)x2[200]", {"BCR-ABL1", "ABL-class"}),
+        # a break-apart whole (5' con 3' of one gene) is not a fusion
+        ("46,XY[20].nuc ish(KMT2Ax2)(5'KMT2A con 3'KMT2Ax2)[200]", {"KMT2A"}),
+        # separated signals: a pattern this reader does not interpret
+        ("46,XY[20].nuc ish(KMT2Ax2)(5'KMT2A sep 3'KMT2Ax1)[100/200]", {"KMT2A"}),
+        ("46,XX[20].nuc ish(CDKN2Ax0)[150/200]", set()),  # no marker of ours
+    ],
+)
+def test_fish_genes_without_a_pattern_are_not_covered(
+    codes: CodeSets, iscn: str, unknown: set[str]
+) -> None:
+    k = parse_karyotype(iscn, codes)
+    assert k.present == frozenset()
+    assert k.unknown == unknown
+    assert not k.explicit & unknown
+
+
+def test_fish_alone_is_read(codes: CodeSets) -> None:
+    k = parse_karyotype("nuc ish(ABL1,BCR)x3(ABL1 con BCRx2)[200]", codes)
+    assert k.read
+    assert k.modal is None
+    assert k.present == {"BCR-ABL1"}
+    assert k.explicit == {"BCR-ABL1"}  # ploidy not covered without a karyotype
 
 
 @pytest.mark.parametrize(
@@ -151,8 +191,14 @@ def test_iscn_without_a_modal_number() -> None:
         (["HGNC:13176"], "LA9633-4", {"IKZF1": MarkerStatus.PRESENT}),
         (["HGNC:7132", "HGNC:999999"], "LA9633-4", {"KMT2A": MarkerStatus.PRESENT}),
         (["HGNC:11633"], "LA9633-4", {"TCF3": MarkerStatus.PRESENT}),
-        (["HGNC:1014"], "LA9633-4", {}),  # BCR alone is not the fusion
-        (["HGNC:76"], "LA9633-4", {}),
+        (["HGNC:3495", "HGNC:76"], "LA9633-4", {"ABL-class": MarkerStatus.PRESENT}),
+        (["HGNC:8064", "HGNC:76"], "LA9633-4", {"ABL-class": MarkerStatus.PRESENT}),  # NUP214
+        (["HGNC:8804", "EBF1"], "LA9633-4", {"ABL-class": MarkerStatus.PRESENT}),
+        (["SSBP2", "HGNC:2433"], "LA9633-4", {"ABL-class": MarkerStatus.PRESENT}),
+        (["HGNC:77", "RCSD1"], "LA9633-4", {"ABL-class": MarkerStatus.PRESENT}),
+        # one ABL-class fusion absent does not cover the class
+        (["HGNC:3495", "HGNC:76"], "LA9634-2", {}),
+        (["HGNC:3495", "JAK2"], "LA9633-4", {}),  # a fusion, not one of our markers
     ],
 )
 def test_genomic_variants(
@@ -161,9 +207,80 @@ def test_genomic_variants(
     result = read_genomic(genomic("g", genes, answer), codes)
     assert result.problem is None
     assert dict(result.markers) == expected
+    assert result.unknown == frozenset()
+
+
+def _gene(system: str, code: str, display: str | None = None) -> dict[str, Any]:
+    coding = {"system": system, "code": code} | ({"display": display} if display else {})
+    return {"code": cc(LOINC, "48018-6"), "valueCodeableConcept": {"coding": [coding]}}
+
+
+@pytest.mark.parametrize(
+    "components",
+    [
+        # HGNC symbols, as many LIS write them
+        [_gene(HGNC, "BCR"), _gene(HGNC, "ABL1")],
+        [_gene(HGNC, "bcr"), _gene(HGNC, "abl1")],
+        # the geneId alias system (the HL7 Genomics Reporting examples), with and without prefix
+        [_gene(HGNC + "/geneId", "HGNC:1014", "BCR"), _gene(HGNC + "/geneId", "HGNC:76", "ABL1")],
+        [_gene("https://www.genenames.org/geneId/", "1014"), _gene(HGNC, "76")],
+        # HGNC's OID
+        [_gene("urn:oid:2.16.840.1.113883.6.281", "HGNC:1014"), _gene(HGNC, "ABL1")],
+        # one component, the fusion written in text
+        [{"code": cc(LOINC, "48018-6"), "valueCodeableConcept": {"text": "BCR::ABL1"}}],
+        [{"code": cc(LOINC, "48018-6"), "valueCodeableConcept": {"text": "BCR-ABL1 p190"}}],
+        [{"code": cc(LOINC, "81252-9"), "valueCodeableConcept": {"text": "BCR::ABL1 fusion"}}],
+    ],
+)
+def test_bcr_abl1_positive_as_systems_write_it(
+    codes: CodeSets, components: list[dict[str, Any]]
+) -> None:
+    o = observation(
+        "g",
+        cc(LOINC, "69548-6"),
+        "2018-03-12",
+        component=components,
+        valueCodeableConcept=cc(LOINC, "LA9633-4"),
+    )
+    result = read_genomic(o, codes)
+    assert result.problem is None
+    assert dict(result.markers) == {"BCR-ABL1": MarkerStatus.PRESENT}
+
+
+@pytest.mark.parametrize(
+    ("genes", "unknown"),
+    [
+        (["HGNC:1014"], {"BCR-ABL1"}),  # BCR alone: which fusion is not said
+        (["HGNC:76"], {"BCR-ABL1", "ABL-class"}),
+        (["HGNC:3495"], {"ETV6-RUNX1"}),
+    ],
+)
+def test_a_lone_fusion_gene_present_leaves_its_markers_unknown(
+    codes: CodeSets, genes: list[str], unknown: set[str]
+) -> None:
+    result = read_genomic(genomic("g", genes, "LA9633-4"), codes)
+    assert result.problem is None
+    assert not result.markers
+    assert result.unknown == unknown
+
+
+def test_present_without_a_gene_read_leaves_every_gene_marker_unknown(codes: CodeSets) -> None:
+    o = genomic("g", [], "LA9633-4")
+    o["component"] = [
+        {
+            "code": cc(LOINC, "48018-6"),
+            "valueCodeableConcept": cc("http://www.ncbi.nlm.nih.gov/gene", "613"),
+        }
+    ]
+    result = read_genomic(o, codes)
+    assert result.problem is not None
+    assert result.problem.startswith("Observation/g: ")
+    assert not result.evaluated
+    assert {"BCR-ABL1", "ABL-class", "KMT2A", "TCF3", "TP53"} <= result.unknown
 
 
 def test_genomic_without_an_answer_is_a_problem(codes: CodeSets) -> None:
     result = read_genomic(genomic("g", ["HGNC:11998"], None), codes)
     assert result.problem == "Observation/g: genomic result without a present/absent answer"
     assert not result.markers
+    assert result.unknown == {"TP53"}
