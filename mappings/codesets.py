@@ -2,8 +2,8 @@
 
 A code-set file is `{"sets": {name: [{"system", "code", "status"?, "display"?, "value"?}]},
 "gene_markers"?: [{"genes": [...], "marker": ...}], "fusion_markers"?: [{"gene", "partner_not"?,
-"marker"}], "gene_aliases"?: {previous symbol: symbol}, "site_synonyms"?: {site: [phrase, ...]}}` and
-the word lists of WORD_LISTS (`"frontline_words"?: [...]`, ...). An institution's file in the
+"marker"}], "gene_aliases"?: {previous symbol: symbol}, "site_synonyms"?: {site: [phrase, ...]}}`
+and the word lists of WORD_LISTS (`"frontline_words"?: [...]`, ...). An institution's file in the
 same format adds codes (and words) to the defaults.
 """
 
