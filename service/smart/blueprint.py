@@ -23,8 +23,9 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from cds_hooks.errors import FhirAuthError, FhirError, FhirNotFound, FhirTimeout, issue_code
 from cds_hooks.fhir import FhirClient
+from cds_hooks.models import is_fhir_id
 from service.engine import KEY_LABELS, REQUIRED_KEYS, EngineResult
-from service.smart.config import FHIR_ID, RESOURCE_TYPES, SmartConfig
+from service.smart.config import RESOURCE_TYPES, SmartConfig
 from service.smart.sessions import COOKIE, Context, Pending, Session, SessionStore
 from service.smart.view import SECTIONS, build_page, view_from_app_context
 
@@ -208,7 +209,7 @@ def create_smart_blueprint(config: SmartConfig, assess: Assess, engine: Engine) 
         token = _exchange(oauth(), pending, code)
         patient = token.get("patient")
         access = token.get("access_token")
-        if not isinstance(patient, str) or not FHIR_ID.fullmatch(patient):
+        if not isinstance(patient, str) or not is_fhir_id(patient):
             raise _Problem(
                 400,
                 "No patient was selected",
@@ -262,7 +263,7 @@ def create_smart_blueprint(config: SmartConfig, assess: Assess, engine: Engine) 
     @bp.get("/resource/<rtype>/<rid>")
     def resource(rtype: str, rid: str) -> str:
         ctx = context()
-        if rtype not in RESOURCE_TYPES or not FHIR_ID.fullmatch(rid):
+        if rtype not in RESOURCE_TYPES or not is_fhir_id(rid):
             raise _Problem(404, "No such resource", "", "Go back to the assessment.")
         with requests.Session() as http:
             client = FhirClient(ctx.iss, http, access_token=ctx.access_token)

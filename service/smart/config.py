@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Literal
 
 # What the app reads (fhir-contract.md); Patient for the banner and birth date.
 RESOURCE_TYPES: tuple[str, ...] = ("Patient", "Condition", "Observation", "Procedure", "CarePlan")
-FHIR_ID = re.compile(r"[A-Za-z0-9\-\.]{1,64}")
 
 
 @dataclass(frozen=True)

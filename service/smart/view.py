@@ -6,10 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from cds_hooks.models import is_fhir_id
 from service.cards import ADDITION_TEXT, PLAN_TEXT
 from service.domain.assessment import SCHEME_TITLES, Assessment
 from service.domain.evidence import BY_ID
-from service.smart.config import FHIR_ID, RESOURCE_TYPES
+from service.smart.config import RESOURCE_TYPES
 from service.smart.timeline import Timeline, build_timeline, format_mrd
 
 SECTIONS: tuple[tuple[str, str], ...] = (
@@ -156,7 +157,7 @@ def _sentence(text: str) -> str:
 
 def _source(ref: str) -> SourceRef:
     rtype, _, rid = ref.partition("/")
-    if rtype in RESOURCE_TYPES and FHIR_ID.fullmatch(rid):
+    if rtype in RESOURCE_TYPES and is_fhir_id(rid):
         return SourceRef(ref, rtype, rid)
     return SourceRef(ref, None, None)
 

@@ -13,7 +13,7 @@ from service.domain.inputs import Comparator, Mrd, RelapseInputs
 from service.smart.config import SmartConfig
 from service.smart.sessions import MAX_PENDING, Context, Pending, SessionStore
 from service.smart.timeline import build_timeline, format_mrd
-from service.smart.view import patient_name, view_from_app_context
+from service.smart.view import _source, patient_name, view_from_app_context
 
 
 def _config(style: str) -> SmartConfig:
@@ -135,3 +135,10 @@ def test_patient_name_prefers_the_official_name() -> None:
     }
     assert patient_name(patient) == "Brian L Example"
     assert patient_name({}) == "Unnamed patient"
+
+
+@pytest.mark.parametrize("rid", [".", ".."])
+def test_a_dot_segment_is_not_linked_as_a_resource(rid: str) -> None:
+    # "Observation/.." would be read as the Observation search, not a resource.
+    assert _source(f"Observation/{rid}").rtype is None
+    assert _source("Observation/o-1.v2").rtype == "Observation"
