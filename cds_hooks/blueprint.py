@@ -25,6 +25,7 @@ from cds_hooks.errors import (
     TooLarge,
     UnsupportedMediaType,
     error_response,
+    http_status,
 )
 from cds_hooks.feedback import FeedbackStore
 from cds_hooks.fhir import FhirClient
@@ -130,7 +131,7 @@ def create_blueprint(services: Sequence[ServiceDefinition], config: HooksConfig)
         if isinstance(exc, HTTPException):
             return _json(
                 {"error": (exc.name or "error").lower().replace(" ", "_"), "message": exc.name},
-                exc.code or 500,
+                http_status(exc),
             )
         return error_response(exc)
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import flask
+from werkzeug.exceptions import HTTPException
 
 logger = logging.getLogger(__name__)
 
@@ -120,16 +122,36 @@ class NotFound(CdsHooksError):
         return {"error": self.error, "message": self.message}
 
 
-def issue_code(reason: str) -> str:
-    """FHIR issue-type code fitting a prefetch failure reason."""
-    text = reason.lower()
-    if "timed out" in text or "timeout" in text or "deadline" in text:
-        return "timeout"
-    if any(word in text for word in ("401", "403", "refused access", "unauthori", "forbidden")):
-        return "security"
-    if any(word in text for word in ("not provided", "not found", "404", "operationoutcome")):
-        return "not-found"
-    return "exception"
+# FHIR R4 IssueType codes (http://hl7.org/fhir/issue-type): the only codes a failure carries.
+ISSUE_TYPES = frozenset(
+    {
+        "invalid", "structure", "required", "value", "invariant", "security", "login",
+        "unknown", "expired", "forbidden", "suppressed", "processing", "not-supported",
+        "duplicate", "multiple-matches", "not-found", "deleted", "too-long", "code-invalid",
+        "extension", "too-costly", "business-rule", "conflict", "transient", "lock-error",
+        "no-store", "exception", "timeout", "incomplete", "throttled", "informational",
+    }
+)  # fmt: skip
+
+
+def issue_type(code: object) -> str:
+    """`code` when it is a FHIR IssueType code, else "exception" (never text from elsewhere)."""
+    return code if isinstance(code, str) and code in ISSUE_TYPES else "exception"
+
+
+@dataclass(frozen=True)
+class PrefetchFailure:
+    """Why one prefetch key has no data: a FHIR IssueType `code` and a message for people.
+
+    Decisions (412 issue codes, the SMART app's "sign in again") read `code`, never `message`.
+    """
+
+    code: str
+    message: str
+
+    def __post_init__(self) -> None:
+        if self.code not in ISSUE_TYPES:
+            raise ValueError(f"not a FHIR IssueType code: {self.code!r}")
 
 
 class PrefetchUnavailable(CdsHooksError):
@@ -138,7 +160,7 @@ class PrefetchUnavailable(CdsHooksError):
     status = 412
     error = "prefetch_unavailable"
 
-    def __init__(self, failures: Mapping[str, str]) -> None:
+    def __init__(self, failures: Mapping[str, PrefetchFailure]) -> None:
         super().__init__(", ".join(sorted(failures)))
         self.failures = dict(failures)
 
@@ -148,19 +170,23 @@ class PrefetchUnavailable(CdsHooksError):
             "issue": [
                 {
                     "severity": "error",
-                    "code": issue_code(reason),
-                    "diagnostics": f"prefetch '{key}' unavailable: {reason}",
+                    "code": failure.code,
+                    "diagnostics": f"prefetch '{key}' unavailable: {failure.message}",
                 }
-                for key, reason in sorted(self.failures.items())
+                for key, failure in sorted(self.failures.items())
             ],
         }
 
 
 class FhirError(CdsHooksError):
-    """A call to the FHIR server failed; messages never carry tokens or query strings."""
+    """A call to the FHIR server failed; messages never carry tokens or query strings.
+
+    `issue_code` is the FHIR IssueType of the failure when it is carried as a PrefetchFailure.
+    """
 
     status = 502
     error = "fhir_error"
+    issue_code = "exception"
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -169,17 +195,24 @@ class FhirError(CdsHooksError):
     def body(self) -> Mapping[str, Any]:
         return {"error": self.error, "message": self.message}
 
+    def failure(self) -> PrefetchFailure:
+        return PrefetchFailure(self.issue_code, self.message)
+
 
 class FhirAuthError(FhirError):
-    """The FHIR server answered 401 or 403."""
+    """The FHIR server answered 401 or 403: the token the caller gave us is refused."""
 
+    status = 401
     error = "fhir_auth_error"
+    issue_code = "security"
 
 
 class FhirNotFound(FhirError):
     """The FHIR server answered 404 or 410."""
 
+    status = 404
     error = "fhir_not_found"
+    issue_code = "not-found"
 
 
 class FhirTimeout(FhirError):
@@ -187,6 +220,7 @@ class FhirTimeout(FhirError):
 
     status = 504
     error = "fhir_timeout"
+    issue_code = "timeout"
 
 
 class FhirUnavailable(FhirError):
@@ -201,6 +235,25 @@ class FhirInvalidResponse(FhirError):
     error = "fhir_invalid_response"
 
 
+class FhirOperationOutcome(FhirError):
+    """The FHIR server answered an OperationOutcome reporting an error; `code` is its IssueType."""
+
+    error = "fhir_operation_outcome"
+
+    def __init__(self, code: str) -> None:
+        super().__init__(f"FHIR server answered an OperationOutcome ({code})")
+        self.issue_code = code
+
+
+def http_status(exc: BaseException) -> int:
+    """The one mapping from an exception to an HTTP status, for every blueprint."""
+    if isinstance(exc, CdsHooksError):
+        return exc.status
+    if isinstance(exc, HTTPException):
+        return exc.code or 500
+    return 500
+
+
 def error_response(exc: BaseException) -> flask.Response:
     """The one mapping from an exception to an HTTP response."""
     if not isinstance(exc, CdsHooksError):
@@ -212,10 +265,10 @@ def error_response(exc: BaseException) -> flask.Response:
         logger.debug("unauthorized: %s", exc.reason)
     body = exc.body()
     if body is None:
-        response = flask.Response(status=exc.status)
+        response = flask.Response(status=http_status(exc))
     else:
         mimetype = FHIR_JSON if body.get("resourceType") == "OperationOutcome" else JSON
-        response = flask.Response(json.dumps(body), status=exc.status, mimetype=mimetype)
+        response = flask.Response(json.dumps(body), status=http_status(exc), mimetype=mimetype)
     if isinstance(exc, Unauthorized):
         response.headers["WWW-Authenticate"] = "Bearer"
     return response

@@ -24,8 +24,11 @@ from cds_hooks.errors import (
     FhirError,
     FhirInvalidResponse,
     FhirNotFound,
+    FhirOperationOutcome,
     FhirTimeout,
     FhirUnavailable,
+    PrefetchFailure,
+    issue_type,
 )
 from cds_hooks.metrics import observe_fhir_read
 from cds_hooks.models import shape_problem
@@ -143,10 +146,10 @@ class FhirClient:
 
     def fetch_all(
         self, queries: Mapping[str, str], deadline: float
-    ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
+    ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, PrefetchFailure]]:
         """Run every query in parallel before `deadline`; (resources by key, failures by key)."""
         results: dict[str, list[dict[str, Any]]] = {}
-        failures: dict[str, str] = {}
+        failures: dict[str, PrefetchFailure] = {}
         if not queries:
             return results, failures
         bounded = self._with_deadline(deadline)
@@ -161,16 +164,16 @@ class FhirClient:
             wait(futures.values(), timeout=max(0.0, deadline - time.monotonic()))
             for key, future in futures.items():
                 if not future.done():
-                    failures[key] = "timed out (deadline passed)"
+                    failures[key] = PrefetchFailure("timeout", "timed out (deadline passed)")
                     continue
                 error = future.exception()
                 if error is None:
                     results[key] = future.result()
                 elif isinstance(error, FhirError):
-                    failures[key] = error.message
+                    failures[key] = error.failure()
                 else:
                     logger.warning("prefetch query failed: %s", type(error).__name__)
-                    failures[key] = "unexpected error"
+                    failures[key] = PrefetchFailure("exception", "unexpected error")
         finally:
             # Late workers are not awaited (the deadline is the contract) but their sockets are
             # shut, so a server dribbling bytes does not keep a thread and a socket afterwards.
@@ -224,9 +227,9 @@ class FhirClient:
             observe_fhir_read(time.perf_counter() - started, type(exc).__name__)
             raise
         observe_fhir_read(time.perf_counter() - started, None)
-        failure = outcome_failure(resource)
-        if failure is not None:
-            raise FhirError(failure)
+        code = outcome_error_code(resource)
+        if code is not None:
+            raise FhirOperationOutcome(code)
         return resource
 
     def _get_json(self, url: str) -> dict[str, Any]:
@@ -359,9 +362,9 @@ def next_link(bundle: Mapping[str, Any]) -> str | None:
     return None
 
 
-def outcome_failure(resource: Mapping[str, Any]) -> str | None:
-    """A failure reason when `resource` is an error OperationOutcome, or a Bundle holding only
-    OperationOutcomes of which one reports an error; None otherwise.
+def outcome_error_code(resource: Mapping[str, Any]) -> str | None:
+    """The IssueType of the first error when `resource` is an error OperationOutcome, or a Bundle
+    holding only OperationOutcomes of which one reports an error; None otherwise.
 
     Warning/information outcomes (e.g. "no results") are not failures: they carry no data.
     """
@@ -378,8 +381,7 @@ def outcome_failure(resource: Mapping[str, Any]) -> str | None:
             return None
         for issue in outcome.get("issue") or []:
             if isinstance(issue, dict) and issue.get("severity") in ("fatal", "error"):
-                code = issue.get("code", "unknown")
-                return f"FHIR server answered an OperationOutcome ({code})"
+                return issue_type(issue.get("code"))
     return None
 
 

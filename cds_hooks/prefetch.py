@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from cds_hooks.errors import FhirError
-from cds_hooks.fhir import FhirClient, bundle_resources, next_link, outcome_failure
+from cds_hooks.errors import FhirError, PrefetchFailure
+from cds_hooks.fhir import FhirClient, bundle_resources, next_link, outcome_error_code
 from cds_hooks.models import HookRequest
 
 _TOKEN = re.compile(r"\{\{\s*([A-Za-z0-9_.]+)\s*\}\}")
@@ -56,7 +56,7 @@ class Prefetched:
     """Resources by prefetch key (present = data, possibly []) and failures by key."""
 
     resources: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    failures: dict[str, str] = field(default_factory=dict)
+    failures: dict[str, PrefetchFailure] = field(default_factory=dict)
 
     def get(self, key: str) -> list[dict[str, Any]] | None:
         """The resources for `key`, or None when that key failed or was never asked for."""
@@ -71,7 +71,7 @@ def resolve(
 ) -> Prefetched:
     """Resolve every template key; `deadline` is an absolute time.monotonic() value."""
     resources: dict[str, list[dict[str, Any]]] = {}
-    failures: dict[str, str] = {}
+    failures: dict[str, PrefetchFailure] = {}
     sent = request.prefetch or {}
     to_fetch: dict[str, str] = {}
     for key, template in templates.items():
@@ -79,12 +79,14 @@ def resolve(
             _take_sent(key, sent[key], client, resources, failures)
             continue
         if client is None:
-            failures[key] = "not provided (no prefetch and no fhirServer)"
+            failures[key] = PrefetchFailure(
+                "not-found", "not provided (no prefetch and no fhirServer)"
+            )
             continue
         try:
             to_fetch[key] = render_template(template, request.context)
         except TemplateError as exc:
-            failures[key] = str(exc)
+            failures[key] = PrefetchFailure("exception", str(exc))
     if to_fetch and client is not None:
         fetched, fetch_failures = client.fetch_all(to_fetch, deadline)
         resources.update(fetched)
@@ -97,18 +99,18 @@ def _take_sent(
     value: Any,
     client: FhirClient | None,
     resources: dict[str, list[dict[str, Any]]],
-    failures: dict[str, str],
+    failures: dict[str, PrefetchFailure],
 ) -> None:
     if value is None:
         resources[key] = []
         return
-    failure = outcome_failure(value)
-    if failure is not None:
-        failures[key] = failure.replace("FHIR server answered", "the EHR sent")
+    code = outcome_error_code(value)
+    if code is not None:
+        failures[key] = PrefetchFailure(code, f"the EHR sent an OperationOutcome ({code})")
         return
     kind = value.get("resourceType")
     if not isinstance(kind, str):
-        failures[key] = "the EHR sent JSON that is not a FHIR resource"
+        failures[key] = PrefetchFailure("invalid", "the EHR sent JSON that is not a FHIR resource")
         return
     if kind == "OperationOutcome":
         resources[key] = []
@@ -120,9 +122,11 @@ def _take_sent(
         resources[key] = bundle_resources(value)
         return
     if client is None:
-        failures[key] = "incomplete: the Bundle has a next page and there is no fhirServer"
+        failures[key] = PrefetchFailure(
+            "incomplete", "incomplete: the Bundle has a next page and there is no fhirServer"
+        )
         return
     try:
         resources[key] = client.entries_of(value)
     except FhirError as exc:
-        failures[key] = f"incomplete: {exc.message}"
+        failures[key] = PrefetchFailure(exc.issue_code, f"incomplete: {exc.message}")

@@ -205,7 +205,7 @@ def _risk_detail(result: EngineResult) -> str:
         lines += [f"- {c.condition}: {c.effect}" for c in a.changes]
     # Failure reasons and warnings quote FHIR (ids, field names, codes, Content-Type): escaped.
     problems = [
-        f"- Could not read {KEY_LABELS.get(key) or escape(key)}: {escape(why)}"
+        f"- Could not read {KEY_LABELS.get(key) or escape(key)}: {escape(why.message)}"
         for key, why in result.failures.items()
     ] + [f"- {escape(w)}" for w in a.warnings]
     if problems:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from cds_hooks.errors import PrefetchFailure
 from cds_hooks.fhir import FhirClient
 from cds_hooks.prefetch import render_template
 from mappings.codesets import CodeSets
@@ -47,7 +48,7 @@ def prefetch_templates(codes: CodeSets) -> dict[str, str]:
 @dataclass(frozen=True)
 class EngineResult:
     assessment: Assessment
-    failures: dict[str, str] = field(default_factory=dict)  # prefetch key → what went wrong
+    failures: dict[str, PrefetchFailure] = field(default_factory=dict)  # by prefetch key
 
 
 def assess_resources(
@@ -56,7 +57,7 @@ def assess_resources(
     codes: CodeSets,
     primary: str,
     as_of: date,
-    failures: Mapping[str, str] | None = None,
+    failures: Mapping[str, PrefetchFailure] | None = None,
 ) -> EngineResult:
     inputs = extract(resources, codes)
     return EngineResult(assess(inputs, as_of, primary), dict(failures or {}))

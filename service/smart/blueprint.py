@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
-from cds_hooks.errors import FhirAuthError, FhirError, FhirNotFound, FhirTimeout, issue_code
+from cds_hooks.errors import FhirAuthError, FhirError, FhirNotFound, FhirTimeout, http_status
 from cds_hooks.fhir import FhirClient
 from cds_hooks.models import is_fhir_id
 from service.engine import KEY_LABELS, REQUIRED_KEYS, EngineResult
@@ -242,7 +242,7 @@ def create_smart_blueprint(config: SmartConfig, assess: Assess, engine: Engine) 
         failures = result.failures
         required_failed = {k: v for k, v in failures.items() if k in REQUIRED_KEYS}
         if required_failed:
-            if any(issue_code(v) == "security" for v in required_failed.values()):
+            if any(failure.code == "security" for failure in required_failed.values()):
                 raise _fhir_problem(FhirAuthError("refused"))
             raise _Problem(
                 502,
@@ -348,26 +348,31 @@ def _exchange(client: OAuth2Session, pending: Pending, code: str) -> dict[str, A
 
 
 def _fhir_problem(exc: FhirError) -> _Problem:
+    """The page for a FHIR failure: its status from the error tree's one mapping, its words here."""
+    status = http_status(exc)
     if isinstance(exc, FhirAuthError):
         return _Problem(
-            401,
+            status,
             "The EHR no longer grants access",
             "The FHIR server refused the app's access token (it may have expired or been revoked).",
             _RELAUNCH,
         )
     if isinstance(exc, FhirTimeout):
         return _Problem(
-            504,
+            status,
             "The EHR's FHIR server did not answer in time",
             "The patient's record could not be read in time.",
             "Try again in a moment.",
         )
     if isinstance(exc, FhirNotFound):
         return _Problem(
-            404, "Patient not found", "The FHIR server has no record of this patient.", _RELAUNCH
+            status,
+            "Patient not found",
+            "The FHIR server has no record of this patient.",
+            _RELAUNCH,
         )
     return _Problem(
-        502,
+        status,
         "The EHR's FHIR server could not be read",
         "The FHIR server gave an answer the app cannot use.",
         "Try again in a moment; if it persists, tell your EHR administrator.",

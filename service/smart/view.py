@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from cds_hooks.errors import PrefetchFailure
 from cds_hooks.models import is_fhir_id
 from service.cards import ADDITION_TEXT, PLAN_TEXT
 from service.domain.assessment import SCHEME_TITLES, Assessment
@@ -165,7 +166,7 @@ def _source(ref: str) -> SourceRef:
 def build_page(
     assessment: Assessment,
     patient: Mapping[str, Any],
-    failures: Mapping[str, str],
+    failures: Mapping[str, PrefetchFailure],
     failure_labels: Mapping[str, str],
 ) -> Page:
     data = assessment.to_json()
@@ -222,7 +223,9 @@ def build_page(
         pathway=assessment.pathway,
         changes=assessment.changes,
         warnings=assessment.warnings,
-        failures=tuple((failure_labels.get(k, k), why) for k, why in sorted(failures.items())),
+        failures=tuple(
+            (failure_labels.get(k, k), why.message) for k, why in sorted(failures.items())
+        ),
     )
 
 

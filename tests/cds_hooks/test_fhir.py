@@ -255,5 +255,6 @@ def test_fetch_all_returns_results_and_failures(client: FhirClient) -> None:
         "obs": [obs(1), obs(2)],
     }
     assert set(failures) == {"cond"}
-    assert "403" in failures["cond"]
-    assert "tok-123" not in failures["cond"]
+    assert failures["cond"].code == "security"
+    assert "403" in failures["cond"].message
+    assert "tok-123" not in failures["cond"].message

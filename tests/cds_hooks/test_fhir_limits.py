@@ -29,7 +29,8 @@ def test_an_answer_larger_than_the_cap_is_refused_unparsed(monkeypatch: pytest.M
         client.read("Patient/p")
     found, failures = client.fetch_all({"patient": "Patient/p"}, time.monotonic() + 5)
     assert found == {}
-    assert "more than 1000 bytes" in failures["patient"]
+    assert "more than 1000 bytes" in failures["patient"].message
+    assert failures["patient"].code == "exception"
 
 
 def test_cut_wakes_a_read_blocked_on_a_tracked_connection() -> None:

@@ -11,7 +11,17 @@ import pytest
 import requests
 import responses
 
-from cds_hooks.errors import PrefetchUnavailable
+from cds_hooks.errors import (
+    FhirAuthError,
+    FhirError,
+    FhirNotFound,
+    FhirOperationOutcome,
+    FhirTimeout,
+    FhirUnavailable,
+    PrefetchFailure,
+    PrefetchUnavailable,
+    http_status,
+)
 from cds_hooks.fhir import FhirClient
 from cds_hooks.models import HookRequest
 from cds_hooks.prefetch import TemplateError, render_template, resolve
@@ -71,7 +81,7 @@ def test_operation_outcome_is_a_failure_not_no_data() -> None:
 def test_absent_keys_without_fhir_server_fail_as_not_provided() -> None:
     prefetched = resolve(request({"patient": PATIENT}), TEMPLATES, None, later())
     assert prefetched.resources == {"patient": [PATIENT]}
-    assert "not provided" in prefetched.failures["obs"]
+    assert "not provided" in prefetched.failures["obs"].message
     body = PrefetchUnavailable(prefetched.failures).body()
     assert body["issue"][0]["code"] == "not-found"
     assert "'obs'" in body["issue"][0]["diagnostics"]
@@ -81,7 +91,7 @@ def test_bundle_with_next_link_is_incomplete_without_client() -> None:
     paged = bundle(obs(1), next_url=f"{BASE}/page2")
     prefetched = resolve(request({"patient": PATIENT, "obs": paged}), TEMPLATES, None, later())
     assert "obs" not in prefetched.resources
-    assert "incomplete" in prefetched.failures["obs"]
+    assert prefetched.failures["obs"].code == "incomplete"
 
 
 @responses.activate
@@ -135,4 +145,57 @@ def test_fetch_is_bounded_by_the_deadline() -> None:
         )
         release.set()
     assert set(prefetched.failures) == {"patient", "obs"}
-    assert "deadline" in prefetched.failures["patient"]
+    assert prefetched.failures["patient"].code == "timeout"
+    assert "deadline" in prefetched.failures["patient"].message
+
+
+def test_the_ehrs_operation_outcome_code_is_relayed_in_the_412() -> None:
+    outcome = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": "forbidden"}],
+    }
+    prefetched = resolve(request({"patient": outcome}), TEMPLATES, None, later())
+    issues = PrefetchUnavailable(prefetched.failures).body()["issue"]
+    assert {i["code"] for i in issues if "'patient'" in i["diagnostics"]} == {"forbidden"}
+
+
+def test_an_operation_outcome_code_outside_issue_type_is_not_carried() -> None:
+    outcome = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "<b>"}]}
+    prefetched = resolve(request({"patient": outcome}), TEMPLATES, None, later())
+    assert prefetched.failures["patient"] == PrefetchFailure(
+        "exception", "the EHR sent an OperationOutcome (exception)"
+    )
+
+
+@responses.activate
+def test_the_failure_code_comes_from_the_error_type_not_its_words() -> None:
+    # A Content-Type chosen to hold the keywords the message used to be searched for.
+    responses.get(
+        f"{BASE}/Patient/p1", body="<html/>", content_type="text/timeout-401-unauthorized"
+    )
+    responses.get(f"{BASE}/Observation", status=404)
+    prefetched = resolve(request(None), TEMPLATES, FhirClient(BASE, requests.Session()), later())
+    assert prefetched.failures["patient"].code == "exception"
+    assert prefetched.failures["obs"].code == "not-found"
+    issues = PrefetchUnavailable(prefetched.failures).body()["issue"]
+    assert [i["code"] for i in issues] == ["not-found", "exception"]  # by key: obs, patient
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "code"),
+    [
+        (FhirAuthError("x"), 401, "security"),
+        (FhirNotFound("x"), 404, "not-found"),
+        (FhirTimeout("x"), 504, "timeout"),
+        (FhirUnavailable("x"), 502, "exception"),
+        (FhirOperationOutcome("processing"), 502, "processing"),
+    ],
+)
+def test_one_mapping_gives_status_and_issue_code(error: FhirError, status: int, code: str) -> None:
+    assert http_status(error) == status
+    assert error.failure().code == code
+
+
+def test_a_failure_code_must_be_an_issue_type() -> None:
+    with pytest.raises(ValueError, match="IssueType"):
+        PrefetchFailure("timed out", "x")

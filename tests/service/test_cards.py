@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from cds_hooks.errors import PrefetchFailure
 from cds_hooks.models import cards_response, check_cards_response
 from mappings.codesets import load_codesets
 from mappings.extract import resources_from_bundle
@@ -21,7 +22,7 @@ APP = "https://cds.example.org/app/launch"
 CODES = load_codesets()
 
 
-def engine(path: Path, failures: dict[str, str] | None = None) -> EngineResult:
+def engine(path: Path, failures: dict[str, PrefetchFailure] | None = None) -> EngineResult:
     bundle = json.loads(path.read_text(encoding="utf-8"))
     return assess_resources(
         resources_from_bundle(bundle),
@@ -32,7 +33,7 @@ def engine(path: Path, failures: dict[str, str] | None = None) -> EngineResult:
     )
 
 
-def cards_of(name: str, failures: dict[str, str] | None = None) -> list[dict[str, Any]]:
+def cards_of(name: str, failures: dict[str, PrefetchFailure] | None = None) -> list[dict[str, Any]]:
     result = engine(FIXTURES / f"{name}.json", failures)
     response = cards_response(build_cards(result, app_url=APP))
     assert check_cards_response(response) == []
@@ -87,7 +88,9 @@ def test_missing_post_induction_mrd_suggests_ordering_it() -> None:
 
 
 def test_what_could_not_be_read_is_on_the_card() -> None:
-    risk, _ = cards_of("b-late-combined", {"observations": "the FHIR server timed out"})
+    risk, _ = cards_of(
+        "b-late-combined", {"observations": PrefetchFailure("timeout", "the FHIR server timed out")}
+    )
     assert risk["indicator"] == "warning"
     assert "Could not read Observations" in risk["detail"]
     assert "timed out" in risk["detail"]

@@ -20,7 +20,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
-from cds_hooks.fhir import outcome_failure
+from cds_hooks.errors import PrefetchFailure
+from cds_hooks.fhir import outcome_error_code
 from mappings.codesets import load_codesets
 from mappings.extract import resources_from_bundle
 from service.cards import build_cards
@@ -123,9 +124,13 @@ def _detail_with_hostile_record() -> str:
         "resourceType": "OperationOutcome",
         "issue": [{"severity": "error", "code": "![x](https://evil.example/t.png)"}],
     }
-    failures: dict[str, str] = {
-        "procedures": outcome_failure(outcome) or "",
-        "careplans": "FHIR server answered non-JSON (text/html|<img src=x onerror=alert(1)>)",
+    # An OperationOutcome's code is carried only when it is an IssueType code.
+    code = outcome_error_code(outcome)
+    failures = {
+        "procedures": PrefetchFailure(code or "exception", f"OperationOutcome ({code})"),
+        "careplans": PrefetchFailure(
+            "exception", "FHIR server answered non-JSON (text/html|<img src=x onerror=alert(1)>)"
+        ),
     }
     result = assess_resources(
         resources_from_bundle(bundle),
@@ -155,7 +160,8 @@ def test_hostile_ids_field_names_outcome_codes_and_content_types_stay_text_on_th
     for quoted in (
         "Observation/x<script>alert(1)</script>|`y`",
         "[click](javascript:alert(1))",
-        "![x](https://evil.example/t.png)",
         "text/html|<img src=x onerror=alert(1)>",
     ):
         assert quoted in text
+    # An OperationOutcome code that is no IssueType code is not carried at all.
+    assert "evil.example/t.png" not in rendered
