@@ -45,6 +45,7 @@ WORD_LISTS: tuple[str, ...] = (
     "frontline_phase_words",
     "maintenance_words",
     "relapse_plan_words",
+    "reinduction_words",
     "site_negations",
 )
 
@@ -85,6 +86,7 @@ class CodeSets:
     frontline_phase_words: tuple[str, ...] = ()
     maintenance_words: tuple[str, ...] = ()
     relapse_plan_words: tuple[str, ...] = ()
+    reinduction_words: tuple[str, ...] = ()
     site_negations: tuple[str, ...] = ()
     site_synonyms: tuple[tuple[str, str], ...] = ()  # (phrase, site), lower case
 

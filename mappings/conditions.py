@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
-from mappings.codesets import CodeSets
+from mappings.codesets import CodeSets, normalise_system
 from mappings.fhirjson import as_dict, as_list, as_str, codings, full_date, has_words, ref
 from service.domain.inputs import Lineage, Site
 
@@ -21,6 +21,9 @@ HISTOLOGY_EXTENSION = (
 LINEAGE_SETS: tuple[str, ...] = ("lineage_primary", "lineage_secondary", "lineage_concept")
 IMMUNOPHENOTYPE_RANK = len(LINEAGE_SETS)
 LINEAGES: dict[str, Lineage] = {item.value: item for item in Lineage}
+EPISODE_SPAN = timedelta(days=90)
+UNCONFIRMED = frozenset({"unconfirmed", "provisional"})
+VERIFICATION_SYSTEM = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,7 @@ class ConditionFacts:
     not_in_remission: bool
     refractory: bool
     hsct: bool
+    verification: str | None = None  # condition-ver-status code
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +61,7 @@ class RelapseFacts:
     sites_incomplete: bool = False
     sources: dict[str, tuple[str, ...]] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    unconfirmed: tuple[str, ...] = ()  # relapses resting on unconfirmed/provisional Conditions
 
 
 def _all_codings(resource: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -189,17 +194,50 @@ def read_condition(resource: Mapping[str, Any], codes: CodeSets) -> ConditionFac
         not_in_remission=codes.match("not_in_remission", code_only) is not None,
         refractory=codes.match("refractory", code_only) is not None,
         hsct=codes.match("hsct_condition", code_only) is not None,
+        verification=next(
+            (
+                as_str(c.get("code"))
+                for c in codings(resource.get("verificationStatus"))
+                if normalise_system(as_str(c.get("system")) or "") == VERIFICATION_SYSTEM
+            ),
+            None,
+        ),
     )
 
 
-def relapse_facts(conditions: Iterable[ConditionFacts]) -> RelapseFacts:
-    """Diagnosis date, relapse dates and sites from the ALL Conditions (contract patterns 1-3)."""
+def _episodes(
+    relapses: Sequence[ConditionFacts], reinduction_starts: Sequence[date]
+) -> list[list[ConditionFacts]]:
+    """Relapse Conditions grouped into relapses: those within 90 days of the first of an episode
+    and before its reinduction day 0 (when known) are one relapse (contract, "Episodes")."""
+    episodes: list[list[ConditionFacts]] = []
+    for c in sorted(relapses, key=lambda c: (c.onset or date.min, c.ref)):
+        if episodes and c.onset is not None:
+            first = episodes[-1][0].onset or date.min
+            day0 = min((d for d in reinduction_starts if d >= first), default=None)
+            if c.onset - first <= EPISODE_SPAN and (day0 is None or c.onset < day0):
+                episodes[-1].append(c)
+                continue
+        episodes.append([c])
+    return episodes
+
+
+def relapse_facts(
+    conditions: Iterable[ConditionFacts], reinduction_starts: Sequence[date] = ()
+) -> RelapseFacts:
+    """Diagnosis date, relapses and sites from the ALL Conditions (contract patterns 1-3)."""
     alls = [c for c in conditions if c.is_all]
     if not alls:
         return RelapseFacts()
     warnings: list[str] = []
     sources: dict[str, tuple[str, ...]] = {}
-    candidates = [c for c in alls if c.relapse_code or c.relapse_status]
+    flagged = [c for c in alls if c.relapse_code or c.relapse_status]
+    candidates = [c for c in flagged if c.verification != "differential"]
+    warnings.extend(
+        f"{c.ref} is a differential diagnosis of relapse: not counted"
+        for c in flagged
+        if c.verification == "differential"
+    )
     base = [c for c in alls if not (c.relapse_code or c.relapse_status)]
     dated_base = [c for c in base if c.date is not None]
     diagnosis_refs: list[ConditionFacts] = []
@@ -243,10 +281,30 @@ def relapse_facts(conditions: Iterable[ConditionFacts]) -> RelapseFacts:
             "(onset of the relapse) to assess timing"
         )
         sources["relapsed"] = tuple(c.ref for c in candidates)
-        return RelapseFacts(True, diagnosis, True, sources=sources, warnings=tuple(warnings))
+        return RelapseFacts(
+            True,
+            diagnosis,
+            True,
+            sources=sources,
+            warnings=tuple(warnings),
+            unconfirmed=tuple(c.ref for c in candidates if c.verification in UNCONFIRMED),
+        )
 
-    dates = tuple(sorted({c.onset for c in relapses if c.onset is not None}))
-    first = [c for c in relapses if c.onset == dates[0]]
+    episodes = _episodes(relapses, reinduction_starts)
+    for episode in episodes:
+        if len({c.onset for c in episode}) > 1:
+            warnings.append(
+                f"{', '.join(c.ref for c in episode)}: relapse Conditions within 90 days of the "
+                "first (before reinduction), merged into one relapse (sites united)"
+            )
+    # An episode resting only on unconfirmed or provisional Conditions counts, flagged.
+    unconfirmed = [
+        c.ref for e in episodes if all(c.verification in UNCONFIRMED for c in e) for c in e
+    ]
+    if unconfirmed:
+        warnings.append(f"relapse not confirmed (verification status): {', '.join(unconfirmed)}")
+    dates = tuple(e[0].onset for e in episodes if e[0].onset is not None)
+    first = episodes[0]
     site_sets = [c.sites.sites for c in first if c.sites.sites is not None]
     sites = frozenset().union(*site_sets) if site_sets else None
     # A site counts as read from text only when no Condition codes it.
@@ -256,17 +314,24 @@ def relapse_facts(conditions: Iterable[ConditionFacts]) -> RelapseFacts:
     for c in first:
         warnings.extend(c.sites.warnings)
     sources["relapsed"] = tuple(c.ref for c in relapses)
-    sources["relapse_date"] = tuple(c.ref for c in first)
-    sources["relapse_dates"] = tuple(
-        c.ref for c in sorted(relapses, key=lambda c: c.onset or dates[0])
-    )
+    sources["relapse_date"] = tuple(c.ref for c in first if c.onset == dates[0])
+    sources["relapse_dates"] = tuple(c.ref for e in episodes for c in e)
     sources["relapse_count"] = sources["relapse_dates"]
     if sites is not None:
         sources["sites"] = tuple(c.ref for c in first if c.sites.sites is not None)
     elif not incomplete:
         warnings.append(f"no relapse site recorded on {', '.join(c.ref for c in first)}")
     return RelapseFacts(
-        True, diagnosis, True, dates, sites, from_text, incomplete, sources, tuple(warnings)
+        True,
+        diagnosis,
+        True,
+        dates,
+        sites,
+        from_text,
+        incomplete,
+        sources,
+        tuple(warnings),
+        tuple(unconfirmed),
     )
 
 

@@ -13,11 +13,13 @@ from mappings.codesets import CodeSets
 from mappings.errors import InvalidBundle
 from mappings.fhirjson import as_str, codings, ref, validation_problem, with_time_zones
 from mappings.patient import read_patient
-from mappings.therapy import frontline_therapy, hsct_events
+from mappings.therapy import frontline_therapy, hsct_events, reinduction_starts
 from service.domain.inputs import Genetics, Lineage, MarkerStatus, Mrd, RelapseInputs
 
 MRD_WINDOW = (timedelta(days=21), timedelta(days=60))
 BLAST_WINDOW = timedelta(days=14)
+REFRACTORY_DAY28 = timedelta(days=28)
+REFRACTORY_NO_DAY0 = timedelta(days=35)
 _OBSERVATION_KINDS = (
     "mrd",
     "marrow_blasts",
@@ -27,6 +29,9 @@ _OBSERVATION_KINDS = (
     "end_of_frontline_therapy",
     "refractory",
 )
+
+# Observations whose loss could change the answer (issue 12, "never silent").
+_ANSWER_KINDS = ("mrd", "marrow_blasts", "karyotype", "genomic_variant", "refractory")
 
 
 def resources_from_bundle(bundle: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -86,6 +91,7 @@ class _Record:
     def __init__(self, codes: CodeSets) -> None:
         self.codes = codes
         self.warnings: list[str] = []
+        self.unread: list[str] = []  # could change the answer, could not be read
         self.patients: list[Mapping[str, Any]] = []
         self.conditions: list[Mapping[str, Any]] = []
         self.observations: dict[str, list[Mapping[str, Any]]] = {k: [] for k in _OBSERVATION_KINDS}
@@ -107,6 +113,10 @@ class _Record:
         problem = validation_problem(zoned)
         if problem is not None:
             self.warnings.append(f"{ref(resource)} could not be read: {problem}")
+            if target is self.conditions or any(
+                target is self.observations[k] for k in _ANSWER_KINDS
+            ):
+                self.unread.append(ref(resource))
             return
         if naive:
             self.warnings.append(
@@ -211,10 +221,12 @@ def extract(resources: Iterable[Mapping[str, Any]], codes: CodeSets) -> RelapseI
         warnings.append("no Patient: birth date and sex are unknown")
 
     facts = [cond.read_condition(c, codes) for c in rec.conditions]
-    rel = cond.relapse_facts(facts)
+    starts = reinduction_starts(rec.care_plans, codes)
+    rel = cond.relapse_facts(facts, [d for d, _ in starts])
     warnings.extend(rel.warnings)
     sources.update(rel.sources)
     first_relapse = rel.relapse_dates[0] if rel.relapse_dates else None
+    day0 = next((d for d, _ in starts if first_relapse and d >= first_relapse), None)
 
     # Lineage: strongest coded evidence from the ALL Conditions and immunophenotype results.
     evidence = [e for f in facts for e in f.lineage]
@@ -249,7 +261,7 @@ def extract(resources: Iterable[Mapping[str, Any]], codes: CodeSets) -> RelapseI
         warnings=warnings,
         sources=sources,
     )
-    refractory = _refractory(rec, facts, first_relapse, sources)
+    refractory = _refractory(rec, facts, first_relapse, day0, sources)
 
     return RelapseInputs(
         patient=patient_ref,
@@ -274,6 +286,8 @@ def extract(resources: Iterable[Mapping[str, Any]], codes: CodeSets) -> RelapseI
         prior_hsct=prior_hsct,
         hsct_dates=hsct_dates,
         refractory=refractory,
+        unread=tuple(dict.fromkeys(rec.unread)),
+        unconfirmed=rel.unconfirmed,
         sources=sources,
         warnings=tuple(dict.fromkeys(warnings)),
     )
@@ -417,7 +431,13 @@ def _hsct(
     warnings: list[str],
     sources: dict[str, tuple[str, ...]],
 ) -> tuple[tuple[date, ...], bool]:
-    events = hsct_events(rec.hsct_procedures, [(f.ref, f.date) for f in facts if f.hsct])
+    events, not_completed = hsct_events(
+        rec.hsct_procedures, [(f.ref, f.date) for f in facts if f.hsct]
+    )
+    if not_completed:
+        warnings.append(
+            f"{', '.join(not_completed)}: an HSCT procedure not completed; not a prior HSCT"
+        )
     dated = sorted({d for d, _ in events if d is not None})
     if events:
         sources["hsct_dates"] = tuple(r for _, r in events)
@@ -436,13 +456,25 @@ def _refractory(
     rec: _Record,
     facts: list[cond.ConditionFacts],
     relapse: date | None,
+    day0: date | None,
     sources: dict[str, tuple[str, ...]],
 ) -> bool:
     refs = [f.ref for f in facts if f.refractory]
     refs += [ref(o) for o in rec.observations["refractory"] if not obs.states_absent(o, rec.codes)]
     if relapse is not None:
+        # C91.00 ("not having achieved remission") means refractory only once reinduction had its
+        # time: after day 28, or 35 days after the relapse when day 0 is unknown. The reinduction
+        # response (risk-schemes §7) would decide over it; it is not read yet.
         refs += [
-            f.ref for f in facts if f.not_in_remission and f.onset is not None and f.onset > relapse
+            f.ref
+            for f in facts
+            if f.not_in_remission
+            and f.date is not None
+            and (
+                f.date - day0 > REFRACTORY_DAY28
+                if day0 is not None
+                else f.date - relapse >= REFRACTORY_NO_DAY0
+            )
         ]
     if refs:
         sources["refractory"] = tuple(refs)

@@ -154,11 +154,26 @@ def frontline_therapy(
     return TherapyFacts(end, on, sources, tuple(warnings))
 
 
+def reinduction_starts(
+    care_plans: Iterable[Mapping[str, Any]], codes: CodeSets
+) -> list[tuple[date, str]]:
+    """(period.start, ref) of every CarePlan that names reinduction, by date: day 0 candidates."""
+    return sorted(
+        (start, ref(p))
+        for p in care_plans
+        if p.get("status") not in _UNREAD_PLAN_STATUSES
+        and any(has_words(_plan_text(p), w) for w in codes.reinduction_words)
+        and (start := _period(p)[0]) is not None
+    )
+
+
 def hsct_events(
     procedures: Iterable[Mapping[str, Any]],
     conditions: Iterable[tuple[str, date | None]],
-) -> list[tuple[date | None, str]]:
-    """(date, ref) of every documented HSCT: Procedures given, plus Z94.8x Conditions."""
-    events = [(performed_date(p), ref(p)) for p in procedures]
+) -> tuple[list[tuple[date | None, str]], list[str]]:
+    """(date, ref) of every documented HSCT: `completed` Procedures and Z94.8x Conditions; and
+    the HSCT Procedures not completed (planned, in progress, stopped: never a prior HSCT)."""
+    procedures = list(procedures)
+    events = [(performed_date(p), ref(p)) for p in procedures if p.get("status") == "completed"]
     events.extend((d, r) for r, d in conditions)
-    return events
+    return events, [ref(p) for p in procedures if p.get("status") != "completed"]

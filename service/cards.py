@@ -72,10 +72,11 @@ SUMMARY_LIMIT = 139
 
 
 def build_cards(result: EngineResult, *, app_url: str | None) -> list[Card]:
-    """The cards for one assessment; none when ALL never relapsed."""
+    """The cards for one assessment; none when ALL never relapsed, unless a resource that could
+    change that could not be read: then a card says so (never an empty answer hiding it)."""
     assessment = result.assessment
     if assessment.status != "relapsed":
-        return []
+        return [_unread_card(result)] if assessment.inputs.unread else []
     return [
         _risk_card(result, app_url),
         _pathway_card(assessment, app_url),
@@ -86,12 +87,14 @@ def _risk_card(result: EngineResult, app_url: str | None) -> Card:
     a = result.assessment
     primary = a.schemes[a.pathway.scheme]
     name = SCHEME_TITLES[a.pathway.scheme].split(" (")[0]
+    # A relapse recorded as unconfirmed or provisional counts, and says so first.
+    head = "Relapsed ALL (unconfirmed)" if a.inputs.unconfirmed else "Relapsed ALL"
     if primary.group == INDETERMINATE:
-        summary = f"Relapsed ALL: {name} risk undetermined, needs {_names(primary.missing)}"
+        summary = f"{head}: {name} risk undetermined, needs {_names(primary.missing)}"
     elif primary.group == NOT_APPLICABLE:
-        summary = f"Relapsed ALL: {name} does not apply ({primary.reason})"
+        summary = f"{head}: {name} does not apply ({primary.reason})"
     else:
-        summary = f"Relapsed ALL: {name} risk group {primary.group} ({primary.rule})"
+        summary = f"{head}: {name} risk group {primary.group} ({primary.rule})"
     unsure = primary.group == INDETERMINATE or bool(result.failures) or bool(a.warnings)
     return Card(
         summary=_clip(summary),
@@ -101,6 +104,35 @@ def _risk_card(result: EngineResult, app_url: str | None) -> Card:
         detail=_risk_detail(result),
         override_reasons=OVERRIDE_REASONS,
         links=_app_links(app_url, "view=schemes"),
+        extension={ASSESSMENT_EXTENSION: a.to_json()},
+    )
+
+
+def _unread_card(result: EngineResult) -> Card:
+    a = result.assessment
+    problems = [
+        f"- Could not read {KEY_LABELS.get(key) or escape(key)}: {escape(why)}"
+        for key, why in result.failures.items()
+    ] + [f"- {escape(w)}" for w in a.warnings]
+    detail = "\n".join(
+        [
+            "No relapse of ALL could be established from the record, but "
+            f"{escape(', '.join(a.inputs.unread))} could not be read and could change that. "
+            "Until it is corrected, the absence of a risk card does not mean there was no relapse.",
+            "",
+            "**Could not be read or needs checking:**",
+            "",
+            *problems,
+            "",
+            DISCLAIMER,
+        ]
+    )
+    return Card(
+        summary="Relapsed ALL risk not assessed: part of the record could not be read",
+        indicator="warning",
+        source=SOURCE,
+        uuid=str(uuid.uuid4()),
+        detail=detail,
         extension={ASSESSMENT_EXTENSION: a.to_json()},
     )
 

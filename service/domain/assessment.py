@@ -109,6 +109,8 @@ class Assessment:
                 "sites": None if i.sites is None else sorted(s.value for s in i.sites),
                 "sites_from_text": sorted(s.value for s in i.sites_from_text),
                 "sites_incomplete": i.sites_incomplete,
+                "unread": list(i.unread),
+                "unconfirmed": list(i.unconfirmed),
                 "marrow_blasts": i.marrow_blasts,
                 "mrd": mrd,
                 "genetics": genetics,

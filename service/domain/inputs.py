@@ -115,5 +115,8 @@ class RelapseInputs:
     prior_hsct: bool = False  # counts only when documented (risk-schemes.md §3)
     hsct_dates: tuple[date, ...] = ()
     refractory: bool = False
+    # Resources that could change the answer but could not be read (named on a card, always).
+    unread: tuple[str, ...] = ()
+    unconfirmed: tuple[str, ...] = ()  # relapse Conditions unconfirmed/provisional (flagged)
     sources: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()

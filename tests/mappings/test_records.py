@@ -385,3 +385,148 @@ def test_a_datetime_with_time_zone_gives_no_warning(codes: CodeSets) -> None:
     inputs = extract(resources, codes)
     assert inputs.relapse_date == date(2021, 6, 15)
     assert not any("time zone" in w for w in inputs.warnings)
+
+
+# --- Episodes, verification status, refractory C91.00, prior HSCT -----------------------------
+
+VER = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+
+
+def _oracle_recurrence(rid: str, onset: str, verification: str = "confirmed") -> dict[str, Any]:
+    """An Oracle Health (Cerner) style problem: the ALL code with clinical status recurrence."""
+    return {
+        "resourceType": "Condition",
+        "id": rid,
+        "meta": {"versionId": "3", "lastUpdated": "2021-06-16T14:02:11.000Z"},
+        "clinicalStatus": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                    "code": "recurrence",
+                    "display": "Recurrence",
+                }
+            ],
+            "text": "Recurrence",
+        },
+        "verificationStatus": {"coding": [{"system": VER, "code": verification}]},
+        "category": [
+            cc("http://terminology.hl7.org/CodeSystem/condition-category", "problem-list-item")
+        ],
+        "code": {
+            "coding": [
+                {"system": SCT, "code": "91857003", "display": "Acute lymphoid leukemia"},
+                {"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "C91.00"},
+            ],
+            "text": "Acute lymphoblastic leukemia",
+        },
+        "subject": {"reference": "Patient/p"},
+        "onsetDateTime": f"{onset}T00:00:00.000Z",
+        "bodySite": [cc(SCT, "14016003")],
+    }
+
+
+def _base() -> list[dict[str, Any]]:
+    return [r for r in _epic_record() if r["resourceType"] != "Condition" or r["id"] == "dx"]
+
+
+def test_oracle_recurrence_status_dates_the_relapse(codes: CodeSets) -> None:
+    inputs = extract([*_base(), _oracle_recurrence("rec", "2021-06-15")], codes)
+    assert (inputs.relapse_date, inputs.relapse_count) == (date(2021, 6, 15), 1)
+    assert inputs.sites == frozenset({Site.MARROW})
+    assert inputs.unconfirmed == ()
+
+
+def test_relapse_conditions_within_90_days_are_one_relapse(codes: CodeSets) -> None:
+    cns = _epic_relapse("rel-cns", "2021-08-20", cc(SCT, "21483005"))  # 66 days later
+    resources = [*_base(), _epic_relapse("rel", "2021-06-15", cc(SCT, "14016003")), cns]
+    inputs = extract(resources, codes)
+    assert (inputs.relapse_count, inputs.relapse_dates) == (1, (date(2021, 6, 15),))
+    assert inputs.sites == frozenset({Site.MARROW, Site.CNS})
+    assert any("merged into one relapse" in w for w in inputs.warnings)
+
+
+def test_a_relapse_condition_after_91_days_is_a_second_relapse(codes: CodeSets) -> None:
+    later = _epic_relapse("rel-2", "2021-09-14", cc(SCT, "21483005"))  # 91 days later
+    resources = [*_base(), _epic_relapse("rel", "2021-06-15", cc(SCT, "14016003")), later]
+    inputs = extract(resources, codes)
+    assert inputs.relapse_count == 2
+    assert inputs.sites == frozenset({Site.MARROW})
+
+
+def test_a_relapse_condition_after_reinduction_day0_is_not_merged(codes: CodeSets) -> None:
+    reinduction = _plan("ri", "Relapse induction (ALL-REZ BFM)", "active", "2021-06-20", None)
+    later = _epic_relapse("rel-2", "2021-08-01", cc(SCT, "21483005"))
+    resources = [*_base(), _epic_relapse("rel", "2021-06-15", cc(SCT, "14016003")), later]
+    assert extract([*resources, reinduction], codes).relapse_count == 2
+    assert extract(resources, codes).relapse_count == 1
+
+
+@pytest.mark.parametrize("status", ["unconfirmed", "provisional"])
+def test_an_unconfirmed_relapse_counts_and_is_flagged(codes: CodeSets, status: str) -> None:
+    resources = [*_base(), _oracle_recurrence("rec", "2021-06-15", status)]
+    inputs = extract(resources, codes)
+    assert (inputs.relapse_date, inputs.unconfirmed) == (date(2021, 6, 15), ("Condition/rec",))
+    result = assess_resources(resources, codes=codes, primary="bfm", as_of=AS_OF)
+    assert build_cards(result, app_url=None)[0].summary.startswith("Relapsed ALL (unconfirmed):")
+
+
+def test_a_confirmed_condition_of_the_same_relapse_confirms_it(codes: CodeSets) -> None:
+    resources = [
+        *_base(),
+        _oracle_recurrence("rec", "2021-06-15", "provisional"),
+        _epic_relapse("rel", "2021-06-20", cc(SCT, "14016003")),
+    ]
+    assert extract(resources, codes).unconfirmed == ()
+
+
+def test_a_differential_relapse_does_not_count(codes: CodeSets) -> None:
+    inputs = extract([*_base(), _oracle_recurrence("rec", "2021-06-15", "differential")], codes)
+    assert not inputs.relapsed
+    assert "Condition/rec is a differential diagnosis of relapse: not counted" in inputs.warnings
+
+
+def _not_in_remission(onset: str) -> dict[str, Any]:
+    c = _epic_relapse("nir", onset)
+    c["code"]["coding"] = [{"system": EPIC_ICD, "code": "C91.00"}]
+    del c["bodySite"]
+    return c
+
+
+@pytest.mark.parametrize(("onset", "refractory"), [("2021-07-19", False), ("2021-07-20", True)])
+def test_c91_00_is_refractory_only_35_days_after_relapse(
+    codes: CodeSets, onset: str, refractory: bool
+) -> None:
+    resources = [*_epic_record(cc(SCT, "14016003")), _not_in_remission(onset)]
+    assert extract(resources, codes).refractory is refractory
+
+
+@pytest.mark.parametrize(("onset", "refractory"), [("2021-07-18", False), ("2021-07-19", True)])
+def test_c91_00_is_refractory_only_after_reinduction_day_28(
+    codes: CodeSets, onset: str, refractory: bool
+) -> None:
+    day0 = _plan("ri", "Reinduction", "active", "2021-06-20", None)  # day 28 = 2021-07-18
+    resources = [*_epic_record(cc(SCT, "14016003")), day0, _not_in_remission(onset)]
+    assert extract(resources, codes).refractory is refractory
+
+
+def _hsct(status: str) -> dict[str, Any]:
+    return {
+        "resourceType": "Procedure",
+        "id": "hsct",
+        "status": status,
+        "code": cc(SCT, "234336002"),
+        "subject": {"reference": "Patient/p"},
+        "performedDateTime": "2020-01-10",
+    }
+
+
+@pytest.mark.parametrize(
+    ("status", "prior"),
+    [("completed", True), ("in-progress", False), ("preparation", False), ("stopped", False)],
+)
+def test_prior_hsct_only_from_a_completed_procedure(
+    codes: CodeSets, status: str, prior: bool
+) -> None:
+    inputs = extract([*_epic_record(cc(SCT, "14016003")), _hsct(status)], codes)
+    assert inputs.prior_hsct is prior
+    assert any("not completed" in w for w in inputs.warnings) is not prior
