@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from cds_hooks import jsonbody
 from cds_hooks.auth import Authenticator, NoAuth
+from cds_hooks.contexts import check_context
 from cds_hooks.discovery import ServiceDefinition, discovery_document
 from cds_hooks.errors import (
     BadRequest,
@@ -148,6 +149,7 @@ def create_blueprint(services: Sequence[ServiceDefinition], config: HooksConfig)
         flask.g.cds_hook_instance = request.hook_instance
         if request.hook != service.hook:
             raise BadRequest("hook", f"this service answers '{service.hook}'")
+        check_context(request.hook, request.context)
         fhir_base = None
         if request.fhir_server:
             allowed = config.authenticator.fhir_servers(flask.g.cds_claims)

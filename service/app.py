@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from importlib import resources
-from typing import Any
 
 import requests
-from flask import Flask, render_template, request
+from flask import Flask, render_template
 
 from cds_hooks.auth import (
     Authenticator,
@@ -20,22 +19,13 @@ from cds_hooks.auth import (
     load_trusted_issuers,
 )
 from cds_hooks.blueprint import HooksConfig, create_blueprint
-from cds_hooks.discovery import ServiceDefinition
 from cds_hooks.feedback import FeedbackStore
 from cds_hooks.fhir import FhirClient
-from cds_hooks.models import Card, HookRequest
-from cds_hooks.prefetch import Prefetched
 from cds_hooks.servers import LOOPBACK, FhirServers
 from mappings.codesets import CodeSets, load_codesets
-from service.cards import build_cards
 from service.demo.catalog import demo_patients
-from service.engine import (
-    REQUIRED_KEYS,
-    EngineResult,
-    assess_resources,
-    fetch_and_assess,
-    prefetch_templates,
-)
+from service.engine import EngineResult, fetch_and_assess
+from service.hooks import REGISTERED, HookEnv, HookModule, patient_view
 from service.ops import create_ops_blueprint
 from service.settings import Settings, SettingsError, local_today
 from service.smart import SmartConfig, create_smart_blueprint
@@ -43,8 +33,8 @@ from service.warmup import warm_up
 
 log = logging.getLogger(__name__)
 
-SERVICE_ID = "relapsed-all-risk"
-HOOK_PATH = f"/cds-services/{SERVICE_ID}"
+SERVICE_ID = patient_view.HOOK.id
+HOOK_PATH = patient_view.HOOK.path
 # Read once: the OpenAPI 3.1 description of the CDS Hooks endpoints (for clients and fuzzing).
 OPENAPI = (resources.files("service") / "openapi.json").read_bytes()
 # A hook request is a few hundred kB even with a large prefetch; refuse what is not one.
@@ -56,6 +46,7 @@ def create_app(
     *,
     session_factory: Callable[[], requests.Session] = requests.Session,
     today: Callable[[], date] = local_today,
+    hooks: Sequence[HookModule] = REGISTERED,
 ) -> Flask:
     settings = settings or Settings.from_env()
     codes = load_codesets(settings.codesets)
@@ -67,7 +58,7 @@ def create_app(
     feedback = FeedbackStore(
         settings.database_url, card_lifetime=timedelta(days=settings.card_retention_days)
     )
-    hooks = HooksConfig(
+    config = HooksConfig(
         authenticator=_authenticator(settings, session_factory, feedback),
         feedback_store=feedback,
         session_factory=session_factory,
@@ -77,24 +68,8 @@ def create_app(
         deadline_seconds=settings.deadline_seconds,
         max_pages=settings.max_pages,
     )
-    service = ServiceDefinition(
-        id=SERVICE_ID,
-        hook="patient-view",
-        title="Relapsed childhood ALL: risk group and pathway",
-        description=(
-            "Classifies a first relapse of acute lymphoblastic leukaemia by the BFM, ALLR3, COG, "
-            "IntReALL and InPOG-ALL-R1 schemes and suggests the pathway, with rule ids, inputs "
-            "and evidence. Decision support, not a decision."
-        ),
-        prefetch=prefetch_templates(codes),
-        handler=_handler(settings, codes, today),
-        required_prefetch=REQUIRED_KEYS,
-        usage_requirements=(
-            "Grant read access to Patient, Condition, Observation, Procedure and CarePlan; "
-            "code relapse Conditions with an onset date and body sites."
-        ),
-    )
-    app.register_blueprint(create_blueprint([service], hooks))
+    env = HookEnv(settings=settings, codes=codes, today=today)
+    app.register_blueprint(create_blueprint([hook.definition(env) for hook in hooks], config))
     app.register_blueprint(
         create_smart_blueprint(
             _smart_config(settings), _smart_assess(settings, codes, today), feedback.engine
@@ -163,23 +138,3 @@ def _authenticator(
         SqlJtiStore(feedback.engine),
         max_lifetime=settings.jwt_max_lifetime_seconds,
     )
-
-
-def _handler(
-    settings: Settings, codes: CodeSets, today: Callable[[], date]
-) -> Callable[[HookRequest, Prefetched], Sequence[Card]]:
-    def handle(hook: HookRequest, prefetched: Prefetched) -> Sequence[Card]:
-        resources: list[Mapping[str, Any]] = [
-            resource for found in prefetched.resources.values() for resource in found
-        ]
-        result = assess_resources(
-            resources,
-            codes=codes,
-            primary=settings.primary_scheme,
-            as_of=today(),
-            failures=prefetched.failures,
-        )
-        base = settings.public_url or request.url_root.rstrip("/")
-        return build_cards(result, app_url=f"{base}/app/launch")
-
-    return handle
