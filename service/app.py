@@ -96,7 +96,7 @@ def _smart_config(settings: Settings) -> SmartConfig:
     return SmartConfig(
         client_id=settings.smart_client_id,
         redirect_url=settings.smart_redirect_url,
-        scopes="openid fhirUser",
+        scopes=settings.smart_scopes,
         scope_style="v1" if settings.smart_scope_style == "v1" else "v2",
         client_secret=settings.smart_client_secret,
         session_secret=settings.session_secret,

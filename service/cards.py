@@ -201,9 +201,15 @@ def _service_request(patient: str, label: str, text: str, reason: str) -> Sugges
 def _app_links(app_url: str | None, view: str) -> tuple[Link, ...]:
     if app_url is None:
         return ()
-    # No iss or launch here: the EHR adds them when it launches the app.
+    # No iss or launch here: the EHR adds them when it launches the app. The view rides in the
+    # URL too, since many launchers never hand appContext back in the token response.
     return (
-        Link(label="Open the full relapse assessment", url=app_url, type="smart", app_context=view),
+        Link(
+            label="Open the full relapse assessment",
+            url=f"{app_url}?{view}",
+            type="smart",
+            app_context=view,
+        ),
     )
 
 

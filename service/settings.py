@@ -52,6 +52,7 @@ class Settings:
     smart_client_secret: str | None = None
     smart_redirect_url: str | None = None
     smart_scope_style: str = "v2"
+    smart_scopes: str = ""  # beyond launch and patient reads, e.g. "openid fhirUser"
     # FHIR bases the SMART app may be launched from (empty: any; set it in production).
     smart_allowed_issuers: tuple[str, ...] = ()
     # Demo only: the local test EHR that the start page links to for "launch as the EHR would".
@@ -153,6 +154,7 @@ class Settings:
             smart_client_secret=get("SMART_CLIENT_SECRET"),
             smart_redirect_url=get("SMART_REDIRECT_URL"),
             smart_scope_style=(get("SMART_SCOPE_STYLE") or cls.smart_scope_style).lower(),
+            smart_scopes=get("SMART_SCOPES") or "",
             smart_allowed_issuers=_list(get("SMART_ALLOWED_ISSUERS")),
             demo_ehr_url=get("DEMO_EHR_URL"),
             session_secret=secret.encode() if secret else secrets.token_bytes(32),

@@ -6,7 +6,8 @@ lost on restart; there is one demo user and no login. Do not expose it beyond lo
 - `/fhir/.well-known/smart-configuration`: SMART App Launch 2.0 discovery for the proxied base.
 - `/authorize`: approve/deny page (authorization code grant, PKCE S256 required).
 - `/token`: token response with `patient` and, when the launch carried one, `appContext`.
-- `/launch/<patient_id>?appContext=...`: what an EHR does when a user opens the app.
+- `/launch/<patient_id>?appContext=...&view=...`: what an EHR does when a user opens a card's
+  link: the link's own query (here `view`) is kept, `iss` and `launch` are added.
 - `/fhir/<path>`: forwards GETs to the upstream FHIR server for a valid bearer token only.
 """
 
@@ -246,7 +247,8 @@ def create_ehr_app(
         launch_id = secrets.token_urlsafe(16)
         with store.lock:
             store.launches[launch_id] = _Launch(patient_id, request.args.get("appContext"))
-        query = urlencode({"iss": fhir_base, "launch": launch_id})
+        kept = {k: v for k, v in request.args.items() if k != "appContext"}
+        query = urlencode(kept | {"iss": fhir_base, "launch": launch_id})
         return redirect(f"{app_launch_url}?{query}")
 
     @app.route("/authorize", methods=["GET", "POST"])

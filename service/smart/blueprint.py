@@ -27,7 +27,7 @@ from cds_hooks.models import is_fhir_id
 from service.engine import KEY_LABELS, REQUIRED_KEYS, EngineResult
 from service.smart.config import RESOURCE_TYPES, SmartConfig
 from service.smart.sessions import COOKIE, Context, Pending, Session, SessionStore
-from service.smart.view import SECTIONS, build_page, view_from_app_context
+from service.smart.view import SECTION_IDS, SECTIONS, build_page, opening_view
 
 logger = logging.getLogger(__name__)
 
@@ -163,8 +163,17 @@ def create_smart_blueprint(config: SmartConfig, assess: Assess, engine: Engine) 
         sid = None
         if session is None:
             sid, session = store.create()
+        view = request.args.get("view")
         store.add_pending(
-            session, state, Pending(iss, endpoints["token_endpoint"], verifier, redirect_uri())
+            session,
+            state,
+            Pending(
+                iss,
+                endpoints["token_endpoint"],
+                verifier,
+                redirect_uri(),
+                view if view in SECTION_IDS else None,
+            ),
         )
         logger.info("SMART launch started (%s)", "ehr" if ehr_launch else "standalone")
         response = redirect(url)
@@ -224,7 +233,7 @@ def create_smart_blueprint(config: SmartConfig, assess: Assess, engine: Engine) 
         )
         store.set_context(session, granted)
         logger.info("SMART authorization completed")
-        view = view_from_app_context(granted.app_context)
+        view = opening_view(granted.app_context, pending.view)
         return redirect(url_for("smart.view", view=view, _anchor=view))
 
     @bp.get("/view")

@@ -13,7 +13,9 @@ RESOURCE_TYPES: tuple[str, ...] = ("Patient", "Condition", "Observation", "Proce
 class SmartConfig:
     """How the app registers with EHRs.
 
-    `scopes` are extra scopes beyond the launch and resource scopes (e.g. "openid fhirUser");
+    `scopes` are extra scopes beyond the launch and resource scopes, empty by default: the app
+    reads no user identity and refreshes no token, so it asks for neither `openid fhirUser` nor
+    `offline_access` unless configured (a launcher may loop at a login it does not need).
     `scope_style` chooses SMART v1 (`patient/X.read`) or v2 (`patient/X.rs`) resource scopes.
     `redirect_url` None means the callback URL of the app as served. `allowed_issuers`, when not
     empty, is the list of FHIR bases the app agrees to launch from.

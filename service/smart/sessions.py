@@ -40,6 +40,7 @@ class Pending:
     token_endpoint: str
     code_verifier: str
     redirect_uri: str
+    view: str | None = None  # the `view` the launch URL carried, for launchers without appContext
 
 
 @dataclass(frozen=True)

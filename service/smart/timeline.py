@@ -1,8 +1,14 @@
 """The patient's course as an inline SVG figure, with a text alternative.
 
 Diagnosis, end of frontline therapy, relapses and HSCT on a time axis; MRD results below on a log
-axis with the 1e-3 and 1e-4 thresholds the schemes use. Shapes and letters, not colour alone,
-tell the events apart.
+axis with the 1e-3 and 1e-4 thresholds the schemes use. Shapes, not colour alone, tell the events
+apart.
+
+The figure takes the full width of the page: the time axis is laid out in percentages of the plot,
+beside a fixed column for the axis labels, so text keeps its size at any width. Labels are placed
+at the narrowest plot the page allows (PLOT_MIN px, a 400 px side panel): gaps between labels only
+grow as the plot widens, so labels that do not touch there never touch at all. Close events stack
+their labels in more rows, each tied to its marker by a leader line.
 """
 
 from __future__ import annotations
@@ -15,13 +21,20 @@ from markupsafe import Markup, escape
 
 from service.domain.inputs import Comparator, Mrd, RelapseInputs
 
-WIDTH = 460
-HEIGHT = 256
-_LEFT, _RIGHT = 62, 14
-_EVENT_Y = 64
-_MRD_TOP, _MRD_BOTTOM = 122, 222
+PLOT_MIN = 280  # px: narrowest plot (CSS min-width of svg.timeline)
+AXIS_WIDTH = 64  # px: the column of axis labels left of the plot
+FONT = 13  # px, event labels
+# Wider than any system sans serif's average glyph at FONT px (DejaVu digits are 0.64 em), so the
+# width estimated here is never short of the drawn one.
+_CHAR = 0.7 * FONT
+_LINE = 15  # px between the two lines of an event label
+_LANE = 2 * _LINE + 4
+_GAP = 6  # px kept free between labels in one row
+_MRD_HEIGHT = 100
 _LOG_MIN, _LOG_MAX = -6, 0  # 1e-6 .. 1 (100 %)
 THRESHOLDS: tuple[tuple[float, str], ...] = ((1e-3, "1e-3 (0.1 %)"), (1e-4, "1e-4 (0.01 %)"))
+_YEAR_STEPS = (1, 2, 5, 10, 25, 50)
+_YEAR_SPACE = 44  # px between year labels at PLOT_MIN ("2026" and a gap)
 
 
 @dataclass(frozen=True)
@@ -80,91 +93,161 @@ def build_timeline(inputs: RelapseInputs) -> Timeline:
     return Timeline(_svg(evs, mrds, min(dates), max(dates)), tuple(text))
 
 
+@dataclass(frozen=True)
+class Placed:
+    """An event label as laid out: the row above the axis (0 nearest) and the text anchor."""
+
+    event: Event
+    fraction: float  # position on the time axis, 0..1 of the plot's width
+    lane: int
+    anchor: str  # "start" (text right of the marker) or "end"
+
+
+def label_width(e: Event) -> float:
+    """Estimated width in px of an event's two-line label (name, then year-month)."""
+    return max(len(e.short), 7) * _CHAR
+
+
+def place_labels(evs: list[Event], fractions: list[float]) -> list[Placed]:
+    """Rows and anchors so that no label touches another, each in the lowest row with room.
+
+    Checked at PLOT_MIN px: every gap is (fraction difference × width) + a constant, so it only
+    grows on a wider plot. A leader line from a higher row may pass behind a lower label: labels
+    are drawn over the lines with a halo, so the text stays whole.
+    """
+    lanes: list[list[tuple[float, float]]] = []  # occupied [left, right] px per row
+    placed: list[Placed] = []
+    for e, f in sorted(zip(evs, fractions, strict=True), key=lambda p: p[1]):
+        x, w = f * PLOT_MIN, label_width(e)
+        anchor = "start" if x + w <= PLOT_MIN else "end"
+        left, right = (x, x + w) if anchor == "start" else (x - w, x)
+        lane = next(
+            (
+                n
+                for n, row in enumerate(lanes)
+                if all(right + _GAP <= a or b + _GAP <= left for a, b in row)
+            ),
+            len(lanes),
+        )
+        if lane == len(lanes):
+            lanes.append([])
+        lanes[lane].append((left, right))
+        placed.append(Placed(e, f, lane, anchor))
+    return placed
+
+
+def _year_step(days: int) -> int:
+    per_year = PLOT_MIN * 365.25 / days
+    return next((s for s in _YEAR_STEPS if s * per_year >= _YEAR_SPACE), _YEAR_STEPS[-1])
+
+
 def _svg(evs: list[Event], mrds: list[tuple[date, Mrd]], first: date, last: date) -> Markup:
     span = max((last - first).days, 30)
     pad = timedelta(days=max(span // 20, 10))
     start, end = first - pad, last + pad
     total = (end - start).days
 
-    def x(d: date) -> float:
-        return _LEFT + (WIDTH - _LEFT - _RIGHT) * (d - start).days / total
+    def frac(d: date) -> float:
+        return (d - start).days / total
+
+    def pct(f: float) -> str:
+        return f"{100 * f:.3f}%"
+
+    placed = place_labels(evs, [frac(e.when) for e in evs])
+    lanes = max((p.lane for p in placed), default=0) + 1
+    axis_y = 4 + lanes * _LANE + 10
+    mrd_top = axis_y + 62
+    mrd_bottom = mrd_top + _MRD_HEIGHT
+    height = mrd_bottom + 28
 
     def y(v: float) -> float:
         lv = min(max(math.log10(max(v, 10.0**_LOG_MIN)), _LOG_MIN), _LOG_MAX)
-        return _MRD_TOP + (_MRD_BOTTOM - _MRD_TOP) * (_LOG_MAX - lv) / (_LOG_MAX - _LOG_MIN)
+        return mrd_top + (mrd_bottom - mrd_top) * (_LOG_MAX - lv) / (_LOG_MAX - _LOG_MIN)
 
-    out: list[str] = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
-        'class="timeline" role="img" aria-labelledby="tl-title tl-desc" '
-        'font-family="system-ui, sans-serif" font-size="14">',
-        '<title id="tl-title">Course of the disease</title>',
-        '<desc id="tl-desc">Events on a time axis, and MRD results on a logarithmic axis; '
-        "the same facts are listed as text below the figure.</desc>",
+    # The axis column: row titles and the MRD scale (decorative: the plot carries the name).
+    axis: list[str] = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="tl-axis" width="{AXIS_WIDTH}" '
+        f'height="{height}" aria-hidden="true" font-family="system-ui, sans-serif" '
+        'font-size="13">',
+        f'<text x="2" y="{axis_y + 4}">Events</text>',
+        f'<text x="2" y="{mrd_top - 32}">MRD</text>',
+        f'<text x="2" y="{mrd_top - 16}" class="muted">log scale</text>',
     ]
-    # Year grid shared by both panels.
-    for year in range(start.year + 1, end.year + 1):
-        gx = x(date(year, 1, 1))
-        out.append(
-            f'<line x1="{gx:.1f}" y1="30" x2="{gx:.1f}" y2="{_MRD_BOTTOM}" class="grid"/>'
-            f'<text x="{gx:.1f}" y="{HEIGHT - 12}" text-anchor="middle">{year}</text>'
-        )
-    out.append(
-        f'<line x1="{_LEFT}" y1="{_EVENT_Y}" x2="{WIDTH - _RIGHT}" y2="{_EVENT_Y}" class="axis"/>'
-        f'<text x="4" y="{_EVENT_Y + 4}">Events</text>'
-    )
-    for n, e in enumerate(evs):
-        ex = x(e.when)
-        # Alternate label rows so close events stay readable.
-        ly = _EVENT_Y - 14 - 16 * (n % 2)
-        anchor = "start" if ex < WIDTH / 2 else "end"
-        out.append(_marker(e.kind, ex, _EVENT_Y))
-        out.append(
-            f'<text x="{ex:.1f}" y="{ly}" text-anchor="{anchor}">'
-            f"{escape(e.short)} {e.when:%Y-%m}</text>"
-        )
-    # MRD panel.
-    out.append(
-        f'<line x1="{_LEFT}" y1="{_MRD_TOP}" x2="{_LEFT}" y2="{_MRD_BOTTOM}" class="axis"/>'
-        f'<text x="4" y="{_MRD_TOP - 14}">MRD (log scale)</text>'
-    )
     for exp in range(_LOG_MIN, _LOG_MAX + 1, 2):
         ty = y(10.0**exp)
         label = "100 %" if exp == 0 else f"1e{exp}"
+        axis.append(
+            f'<text x="{AXIS_WIDTH - 6}" y="{ty + 4:.1f}" text-anchor="end">{label}</text>'
+            f'<line x1="{AXIS_WIDTH - 4}" y1="{ty:.1f}" x2="{AXIS_WIDTH}" y2="{ty:.1f}" '
+            'class="axis"/>'
+        )
+    axis.append("</svg>")
+
+    out: list[str] = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="timeline" height="{height}" '
+        'role="img" aria-labelledby="tl-title tl-desc" '
+        f'font-family="system-ui, sans-serif" font-size="{FONT}">',
+        '<title id="tl-title">Course of the disease</title>',
+        '<desc id="tl-desc">Events on a time axis, and MRD results on a logarithmic axis; '
+        "the same facts are listed as text below the figure.</desc>",
+        # Markers drawn around (0, 0), placed with percentages by <use>.
+        "<defs>"
+        '<path id="tl-eot" d="M-5 -5 h10 v10 h-10 z"/>'
+        '<path id="tl-relapse" d="M0 -7 l7 12 h-14 z"/>'
+        '<path id="tl-hsct" d="M0 -7 l7 7 l-7 7 l-7 -7 z"/>'
+        '<path id="tl-below" d="M0 5 v9 m-3 -4 l3 4 l3 -4"/>'
+        "</defs>",
+    ]
+    # Year grid shared by both panels; labels thinned so they never meet on the narrowest plot.
+    step = _year_step(total)
+    for year in range(start.year + 1, end.year + 1):
+        gx = frac(date(year, 1, 1))
+        out.append(f'<line x1="{pct(gx)}" y1="4" x2="{pct(gx)}" y2="{mrd_bottom}" class="grid"/>')
+        if year % step == 0 and 18 <= gx * PLOT_MIN <= PLOT_MIN - 18:
+            out.append(f'<text x="{pct(gx)}" y="{height - 8}" text-anchor="middle">{year}</text>')
+    out.append(
+        f'<line x1="0" y1="{axis_y}" x2="100%" y2="{axis_y}" class="axis"/>'
+        f'<line x1="0.5" y1="{mrd_top}" x2="0.5" y2="{mrd_bottom}" class="axis"/>'
+    )
+    for p in placed:
+        if p.lane:
+            ex, base = pct(p.fraction), axis_y - 12 - p.lane * _LANE
+            out.append(
+                f'<line x1="{ex}" y1="{base + 4}" x2="{ex}" y2="{axis_y - 8}" class="leader"/>'
+            )
+    out.extend(_marker(p.event.kind, pct(p.fraction), axis_y) for p in placed)
+    for p in placed:
+        ex, base = pct(p.fraction), axis_y - 12 - p.lane * _LANE
         out.append(
-            f'<text x="{_LEFT - 4}" y="{ty + 4:.1f}" text-anchor="end">{label}</text>'
-            f'<line x1="{_LEFT - 3}" y1="{ty:.1f}" x2="{_LEFT}" y2="{ty:.1f}" class="axis"/>'
+            f'<text x="{ex}" y="{base - _LINE}" text-anchor="{p.anchor}" class="label">'
+            f'{escape(p.event.short)}<tspan x="{ex}" dy="{_LINE}">{p.event.when:%Y-%m}</tspan>'
+            "</text>"
         )
     for value, label in THRESHOLDS:
         ty = y(value)
         out.append(
-            f'<line x1="{_LEFT}" y1="{ty:.1f}" x2="{WIDTH - _RIGHT}" y2="{ty:.1f}" '
-            'class="threshold"/>'
-            f'<text x="{_LEFT + 4}" y="{ty - 3:.1f}" class="muted">{label}</text>'
+            f'<line x1="0" y1="{ty:.1f}" x2="100%" y2="{ty:.1f}" class="threshold"/>'
+            f'<text x="4" y="{ty - 3:.1f}" class="muted">{label}</text>'
         )
     for when, m in mrds:
-        mx, my = x(when), y(m.value)
+        mx, my = pct(frac(when)), y(m.value)
         out.append(f"<g><title>MRD {escape(format_mrd(m))} on {when.isoformat()}</title>")
         if m.comparator in (Comparator.LT, Comparator.LE):
             # Below the detection limit: open circle with an arrow pointing down.
             out.append(
-                f'<circle cx="{mx:.1f}" cy="{my:.1f}" r="4" class="mrd-open"/>'
-                f'<path d="M{mx:.1f} {my + 5:.1f} v9 m-3 -4 l3 4 l3 -4" class="mrd-arrow"/>'
+                f'<circle cx="{mx}" cy="{my:.1f}" r="4" class="mrd-open"/>'
+                f'<use href="#tl-below" x="{mx}" y="{my:.1f}" class="mrd-arrow"/>'
             )
         else:
-            out.append(f'<circle cx="{mx:.1f}" cy="{my:.1f}" r="4" class="mrd"/>')
+            out.append(f'<circle cx="{mx}" cy="{my:.1f}" r="4" class="mrd"/>')
         out.append("</g>")
     out.append("</svg>")
-    return Markup("".join(out))  # noqa: S704 (every interpolated text is escaped above)
+    # Every interpolated text is escaped above.
+    return Markup('<div class="tl">' + "".join(axis) + "".join(out) + "</div>")  # noqa: S704
 
 
-def _marker(kind: str, cx: float, cy: float) -> str:
+def _marker(kind: str, x: str, y: int) -> str:
     if kind == "diagnosis":
-        return f'<circle cx="{cx:.1f}" cy="{cy}" r="6" class="ev-dx"/>'
-    if kind == "end_of_therapy":
-        return f'<rect x="{cx - 5:.1f}" y="{cy - 5}" width="10" height="10" class="ev-eot"/>'
-    if kind == "relapse":
-        return (
-            f'<path d="M{cx:.1f} {cy - 7} l7 12 h-14 z" class="ev-relapse"/>'
-            f'<text x="{cx:.1f}" y="{cy + 20}" text-anchor="middle" font-weight="bold">R</text>'
-        )
-    return f'<path d="M{cx:.1f} {cy - 7} l7 7 l-7 7 l-7 -7 z" class="ev-hsct"/>'
+        return f'<circle cx="{x}" cy="{y}" r="6" class="ev-dx"/>'
+    shape = {"end_of_therapy": "eot", "relapse": "relapse"}.get(kind, "hsct")
+    return f'<use href="#tl-{shape}" x="{x}" y="{y}" class="ev-{shape}"/>'

@@ -229,13 +229,22 @@ def build_page(
     )
 
 
-def view_from_app_context(app_context: str | None) -> str:
-    """The section an `appContext` such as "view=pathway" asks to open; "summary" otherwise."""
-    if not app_context:
-        return "summary"
-    for part in app_context.replace(";", "&").split("&"):
+def view_from_app_context(app_context: str | None) -> str | None:
+    """The section an `appContext` such as "view=pathway" asks to open, if it names one."""
+    for part in (app_context or "").replace(";", "&").split("&"):
         key, _, value = part.strip().partition("=")
         candidate = value if value else key
         if (key == "view" or not value) and candidate in SECTION_IDS:
             return candidate
-    return "summary"
+    return None
+
+
+def opening_view(app_context: str | None, launch_view: str | None) -> str:
+    """The section to open after sign-in.
+
+    The token's `appContext` first; else the `view` query parameter the card's link carried to
+    `/app/launch` (many launchers never return `appContext`); else the summary.
+    """
+    if found := view_from_app_context(app_context):
+        return found
+    return launch_view if launch_view in SECTION_IDS else "summary"

@@ -64,7 +64,9 @@ def test_smart_links_leave_iss_and_launch_to_the_ehr_and_open_the_matching_view(
     for card, view in ((risk, "schemes"), (pathway, "pathway")):
         (link,) = card["links"]
         assert link["type"] == "smart"
-        assert link["url"] == APP  # no query: the EHR adds iss and launch
+        # The view rides in the URL as well (launchers that drop appContext); the EHR adds
+        # iss and launch to that query.
+        assert link["url"] == f"{APP}?view={view}"
         assert view_from_app_context(link["appContext"]) == view
 
 

@@ -52,7 +52,7 @@ def make_smart_app(database: Path, *, scope_style: str = "v2") -> Flask:
     config = SmartConfig(
         client_id="relapse-cds-app",
         redirect_url=None,
-        scopes="openid fhirUser",
+        scopes="",
         scope_style="v1" if scope_style == "v1" else "v2",
         client_secret=None,
         session_secret=b"test-session-secret-0123456789",

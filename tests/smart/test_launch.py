@@ -59,6 +59,18 @@ def test_ehr_launch_renders_groups_and_opens_the_app_context_view(make_stack: St
     assert "/app/resource/Observation/slb-mrd" in r.text
 
 
+def test_the_view_in_the_launch_url_opens_when_the_launcher_drops_app_context(
+    make_stack: StackFactory,
+) -> None:
+    stack = make_stack(auto_approve=True)
+    with requests.Session() as http:
+        # As from the card's link `/app/launch?view=pathway`, with no appContext in the token.
+        r = http.get(f"{stack.ehr}/launch/smart-late-b", params={"view": "pathway"}, timeout=T)
+    assert r.status_code == 200, r.text
+    assert parse_qs(urlsplit(r.url).query) == {"view": ["pathway"]}
+    assert 'id="pathway" class="section open"' in r.text
+
+
 def test_launch_sends_pkce_state_aud_and_scopes_and_keeps_tokens_off_the_browser(
     make_stack: StackFactory,
 ) -> None:
@@ -74,9 +86,10 @@ def test_launch_sends_pkce_state_aud_and_scopes_and_keeps_tokens_off_the_browser
     assert query["code_challenge_method"] == ["S256"]
     assert len(query["state"][0]) >= 32
     assert query["aud"] == [stack.iss]
-    scopes = query["scope"][0].split()
-    assert scopes[0] == "launch"
-    assert {"openid", "fhirUser", "patient/Observation.rs", "patient/CarePlan.rs"} <= set(scopes)
+    # Only what the app uses: no openid/fhirUser (a launcher loops at a login the app does not
+    # need), no offline_access (the app refreshes no token).
+    reads = ("Patient", "Condition", "Observation", "Procedure", "CarePlan")
+    assert query["scope"][0].split() == ["launch", *(f"patient/{t}.rs" for t in reads)]
     assert final.status_code == 200
     assert "access_token" not in final.text
     assert "code=" not in final.url

@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from service.app import _smart_config
 from service.domain.inputs import Comparator, Mrd, RelapseInputs
+from service.settings import Settings
 from service.smart.config import SmartConfig
 from service.smart.sessions import MAX_PENDING, Context, Pending, SessionStore
 from service.smart.timeline import build_timeline, format_mrd
-from service.smart.view import _source, patient_name, view_from_app_context
+from service.smart.view import _source, opening_view, patient_name, view_from_app_context
 
 
 def _config(style: str) -> SmartConfig:
@@ -37,19 +39,43 @@ def test_scopes_follow_the_launch_kind_and_the_scope_style() -> None:
     assert not any(s.endswith(".rs") for s in v1)
 
 
+def test_the_service_asks_for_identity_scopes_only_when_configured() -> None:
+    plain = _smart_config(Settings(auth="none")).requested_scopes(ehr_launch=True).split()
+    assert plain[0] == "launch"
+    assert all(s.startswith("patient/") for s in plain[1:])
+    configured = _smart_config(Settings(auth="none", smart_scopes="openid fhirUser"))
+    assert {"openid", "fhirUser"} <= set(configured.requested_scopes(ehr_launch=True).split())
+
+
 @pytest.mark.parametrize(
     ("app_context", "view"),
     [
         ("view=pathway", "pathway"),
         ("view=schemes&x=1", "schemes"),
         ("pathway", "pathway"),
-        ("view=../../etc", "summary"),
-        ("other=pathway", "summary"),
-        (None, "summary"),
+        ("view=../../etc", None),
+        ("other=pathway", None),
+        (None, None),
     ],
 )
-def test_app_context_opens_only_known_sections(app_context: str | None, view: str) -> None:
+def test_app_context_opens_only_known_sections(app_context: str | None, view: str | None) -> None:
     assert view_from_app_context(app_context) == view
+
+
+@pytest.mark.parametrize(
+    ("app_context", "launch_view", "view"),
+    [
+        ("view=schemes", "pathway", "schemes"),  # the token's appContext first
+        (None, "pathway", "pathway"),  # the launch URL's view when the launcher drops it
+        ("view=nonsense", "pathway", "pathway"),
+        (None, "../../etc", "summary"),
+        (None, None, "summary"),
+    ],
+)
+def test_the_opening_view_falls_back_to_the_launch_url(
+    app_context: str | None, launch_view: str | None, view: str
+) -> None:
+    assert opening_view(app_context, launch_view) == view
 
 
 def test_mrd_is_shown_in_percent_with_its_comparator() -> None:
