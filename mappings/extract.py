@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from mappings import conditions as cond
+from mappings import mrd as mrd_results
 from mappings import observations as obs
 from mappings.codesets import CodeSets
 from mappings.errors import InvalidBundle
@@ -299,33 +300,33 @@ def _mrd(
     warnings: list[str],
     sources: dict[str, tuple[str, ...]],
 ) -> tuple[Mrd | None, tuple[Mrd, ...]]:
-    marrow: list[Mrd] = []
-    every: list[Mrd] = []
-    for o in rec.observations["mrd"]:
-        reading = obs.read_mrd(o)
-        if reading.problem is not None:
-            warnings.append(reading.problem)
-        if reading.mrd is None:
-            continue
-        every.append(reading.mrd)
-        if obs.is_marrow_sample(o, rec.codes, rec.specimens):
-            marrow.append(reading.mrd)
-    every.sort(key=lambda m: (m.date is None, m.date or date.min))
-    if every:
-        sources["mrd_series"] = tuple(m.source for m in every if m.source)
+    results = mrd_results.read_results(rec.observations["mrd"], rec.codes, rec.specimens)
+    every = mrd_results.measurements(results)
+    warnings.extend(m.problem for m in every if m.problem)
+    series = tuple(m.mrd for m in every if m.mrd is not None)
+    if series:
+        sources["mrd_series"] = tuple(m.source for m in series if m.source)
     if relapse is None:
-        return None, tuple(every)
-    found = _first_after_relapse(marrow, relapse)
-    if found is not None and found.source:
-        sources["mrd"] = (found.source,)
+        return None, series
+    first = _first_after_relapse(mrd_results.marrow_measurements(results), relapse)
+    if first is not None and first.mrd is not None:
+        sources["mrd"] = tuple(dict.fromkeys((first.mrd.source or "", *first.sources)))
+    elif first is not None:
+        # Never the next one: the first marrow MRD after induction is the one that counts.
+        warnings.append(
+            f"the first marrow MRD 21-60 days after the relapse ({', '.join(first.sources)}) "
+            "cannot be read: post-induction MRD unknown"
+        )
     elif every:
         warnings.append(
             "no marrow MRD dated 21-60 days after the relapse: post-induction MRD unknown"
         )
-    return found, tuple(every)
+    return (first.mrd if first else None), series
 
 
-def _first_after_relapse(marrow: list[Mrd], relapse: date) -> Mrd | None:
+def _first_after_relapse(
+    marrow: list[mrd_results.Measurement], relapse: date
+) -> mrd_results.Measurement | None:
     """The first marrow MRD in the post-induction window (none when it is past 9999-12-31)."""
     try:
         start = relapse + MRD_WINDOW[0]
@@ -335,7 +336,8 @@ def _first_after_relapse(marrow: list[Mrd], relapse: date) -> Mrd | None:
         end = relapse + MRD_WINDOW[1]
     except OverflowError:
         end = date.max
-    return obs.first_in_window(marrow, start, end)
+    dated = [m for m in marrow if m.when is not None and start <= m.when <= end]
+    return dated[0] if dated else None
 
 
 def _blasts(

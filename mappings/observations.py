@@ -19,7 +19,7 @@ Readings where the contract is silent (issue 12):
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -67,6 +67,12 @@ def _number(m: re.Match[str]) -> float:
     return value / 100 if m["pct"] else value
 
 
+def _unitless(m: re.Match[str]) -> bool:
+    """A plain decimal such as 0.05: a percentage or a fraction? (risk-schemes §10: unreadable)."""
+    scientific = m["pexp"] is not None or (m["exp"] or m["eexp"]) is not None
+    return not (m["pct"] or scientific) and float(m["mant"]) != 0.0
+
+
 def parse_mrd_string(text: str) -> tuple[Comparator, float] | None:
     """An MRD string as (comparator, fraction), e.g. "<0.01%" → ("<", 1e-4)."""
     t = (
@@ -80,11 +86,17 @@ def parse_mrd_string(text: str) -> tuple[Comparator, float] | None:
     )
     neg = _MRD_NEGATIVE.match(t)
     if neg is not None:
-        return Comparator.LT, _number(neg)
+        return None if _unitless(neg) else (Comparator.LT, _number(neg))
     m = _MRD_VALUE.match(t)
-    if m is None:
+    if m is None or _unitless(m):
         return None
     return _COMPARATORS[m["cmp"] or "="], _number(m)
+
+
+def mrd_string_lacks_unit(text: str) -> bool:
+    """Whether an MRD string is a plain number that is unreadable only for want of a unit."""
+    m = _MRD_VALUE.match(text.strip().replace(",", "."))
+    return m is not None and _unitless(m)
 
 
 def observation_date(resource: Mapping[str, Any]) -> date | None:
@@ -123,6 +135,11 @@ def read_mrd(resource: Mapping[str, Any]) -> Reading:
     elif text is not None:
         parsed = parse_mrd_string(text)
         if parsed is None:
+            if mrd_string_lacks_unit(text):
+                return Reading(
+                    problem=f"{r}: MRD number without a unit: give it as %, in scientific "
+                    "notation or with a UCUM unit"
+                )
             return Reading(problem=f"{r}: MRD text not understood")
         cmp, fraction = parsed
     else:
@@ -155,20 +172,27 @@ def read_blasts(resource: Mapping[str, Any]) -> Reading:
 def is_marrow_sample(
     resource: Mapping[str, Any], codes: CodeSets, specimens: Mapping[str, Mapping[str, Any]]
 ) -> bool:
-    """False only when a coded bodySite or specimen says the sample was not bone marrow."""
+    """Whether the sample was bone marrow: a coded bodySite, or a Specimen typed bone marrow
+    specimen (SNOMED 119359002) or collected from bone marrow, says so; nothing coded counts as
+    marrow; a coded site that is not marrow, or only codes we do not know, does not."""
     concepts: list[Any] = [resource.get("bodySite")]
     target = reference_target(resource.get("specimen"))
     if target is not None:
         specimen = specimens.get(target, {})
         concepts += [specimen.get("type"), as_dict(specimen.get("collection")).get("bodySite")]
+    marrow = unknown = False
     for concept in concepts:
         cs = list(codings(concept))
         if not cs:
             continue
-        entry = codes.match("body_site", cs)
-        if entry is None or entry.value != "marrow":
-            return False
-    return True
+        site = codes.match("body_site", cs)
+        if codes.match("marrow_specimen", cs) is not None or (site and site.value == "marrow"):
+            marrow = True
+        elif site is not None:
+            return False  # CSF, CNS, testis
+        else:
+            unknown = True
+    return marrow or not unknown
 
 
 # Markers a G-band karyotype can show: an unreadable karyotype leaves each of them unknown.
@@ -408,15 +432,3 @@ def states_absent(resource: Mapping[str, Any], codes: CodeSets) -> bool:
         return True
     answer = codes.match("answer", codings(resource.get("valueCodeableConcept")))
     return answer is not None and answer.value == "absent"
-
-
-def first_in_window(items: Iterable[Mrd], start: date, end: date) -> Mrd | None:
-    """The first dated result with start <= date <= end."""
-    dated = sorted(
-        (m for m in items if m.date is not None and start <= m.date <= end), key=_by_date
-    )
-    return dated[0] if dated else None
-
-
-def _by_date(m: Mrd) -> date:
-    return m.date or date.max

@@ -287,7 +287,8 @@ def _value(key: str, value: Any) -> str:
         return "unknown"
     if key == "mrd":
         comparator = "" if value["comparator"] == "=" else value["comparator"]
-        return f"{comparator}{value['value']:g} (fraction) on {value['date']}"
+        text = f"{comparator}{value['value']:g} (fraction) on {value['date']}"
+        return f"{text} (preliminary result)" if value.get("preliminary") else text
     if key == "genetics":
         high = ", ".join(value["high_risk"]) or "none"
         text = f"{value['status'].replace('_', ' ')}; high-risk markers present: {high}"

@@ -83,6 +83,7 @@ class Assessment:
                 "value": i.mrd.value,
                 "comparator": i.mrd.comparator.value,
                 "date": _iso(i.mrd.date),
+                "preliminary": i.mrd.preliminary,
             }
         )
         genetics: dict[str, Any] = {

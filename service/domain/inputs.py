@@ -62,6 +62,7 @@ class Mrd:
     comparator: Comparator
     date: date | None
     source: str | None = None  # "Observation/id"
+    preliminary: bool = False  # status preliminary: counts, marked so on the card
 
 
 @dataclass(frozen=True, slots=True)

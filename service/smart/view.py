@@ -137,7 +137,8 @@ def _value(name: str, data: Mapping[str, Any], assessment: Assessment) -> str:
     if name == "mrd":
         if mrd is None:
             return "not documented"
-        return f"{format_mrd(mrd)} on {mrd.date.isoformat() if mrd.date else 'unknown date'}"
+        text = f"{format_mrd(mrd)} on {mrd.date.isoformat() if mrd.date else 'unknown date'}"
+        return f"{text} (preliminary result)" if mrd.preliminary else text
     if name == "genetics":
         if raw["status"] == "not_tested":
             return "not tested"

@@ -29,7 +29,8 @@ from tests.mappings.builders import HGNC, LOINC, OWN, cc, genomic, mrd, observat
         ("2E-04", "=", 2e-4),
         ("negative (sensitivity 1e-4)", "<", 1e-4),
         ("Negative (sensitivity 0.01%)", "<", 1e-4),
-        ("<= 0.001", "<=", 1e-3),
+        ("<= 1e-3", "<=", 1e-3),
+        ("0", "=", 0.0),  # zero whatever the unit
         ("≥0.1%", ">=", 1e-3),
         ("> 1%", ">", 1e-2),
         ("<0.1%", "<", 1e-3),
@@ -42,7 +43,20 @@ def test_mrd_strings(text: str, comparator: str, value: float) -> None:
     assert parsed[1] == pytest.approx(value)
 
 
-@pytest.mark.parametrize("text", ["", "negative", "positive", "see report", "0.1% or less"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "negative",
+        "positive",
+        "see report",
+        "0.1% or less",
+        # a plain decimal: percent or fraction? (risk-schemes §10)
+        "0.05",
+        "<0.001",
+        "negative (sensitivity 0.0001)",
+    ],
+)
 def test_mrd_strings_not_understood(text: str) -> None:
     assert parse_mrd_string(text) is None
 
