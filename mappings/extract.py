@@ -31,6 +31,7 @@ _OBSERVATION_KINDS = (
     "refractory",
 )
 
+_SKIPPED_PROCEDURES = ("entered-in-error", "not-done")
 # Observations whose loss could change the answer (issue 12, "never silent").
 _ANSWER_KINDS = ("mrd", "marrow_blasts", "karyotype", "genomic_variant", "refractory")
 
@@ -109,6 +110,10 @@ class _Record:
         rtype = resource.get("resourceType")
         target = self._target(resource, rtype)
         if target is None:
+            status = self._withdrawn(resource, rtype)
+            if status is not None:
+                # Contract, "Only resources that stand": ignored, and named.
+                self.warnings.append(f"{ref(resource)} does not stand ({status}): ignored")
             return
         zoned, naive = with_time_zones(resource)
         problem = validation_problem(zoned)
@@ -128,6 +133,23 @@ class _Record:
         else:
             target.append(resource)
 
+    def _withdrawn(self, r: Mapping[str, Any], rtype: Any) -> str | None:
+        """The status of a resource the mapping would read but that does not stand, else None."""
+        codes = self.codes
+        cs = list(codings(r.get("code")))
+        if rtype == "Condition" and _entered_in_error(r) and cond.is_relevant(r, codes):
+            return "verification status"
+        status = r.get("status")
+        kinds = _OBSERVATION_KINDS
+        if rtype == "Observation" and status in obs.SKIPPED_STATUSES:
+            return str(status) if any(codes.match(k, cs) for k in kinds) else None
+        if rtype == "Procedure" and status in _SKIPPED_PROCEDURES:
+            read = ("hsct_procedure", "end_of_frontline_therapy")
+            return str(status) if any(codes.match(k, cs) for k in read) else None
+        if rtype == "CarePlan" and status == "entered-in-error":
+            return str(status)
+        return None
+
     def _target(self, r: Mapping[str, Any], rtype: Any) -> list[Mapping[str, Any]] | None:
         """Where a resource goes, or None when it is not read (and so not validated)."""
         codes = self.codes
@@ -146,7 +168,7 @@ class _Record:
                     return self.observations[kind]
             return None
         if rtype == "Procedure":
-            if r.get("status") in ("entered-in-error", "not-done"):
+            if r.get("status") in _SKIPPED_PROCEDURES:
                 return None
             cs = list(codings(r.get("code")))
             if codes.match("hsct_procedure", cs) is not None:

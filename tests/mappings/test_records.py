@@ -530,3 +530,11 @@ def test_prior_hsct_only_from_a_completed_procedure(
     inputs = extract([*_epic_record(cc(SCT, "14016003")), _hsct(status)], codes)
     assert inputs.prior_hsct is prior
     assert any("not completed" in w for w in inputs.warnings) is not prior
+
+
+def test_a_resource_that_does_not_stand_is_named(codes: CodeSets) -> None:
+    withdrawn = _epic_relapse("rel-eie", "2020-01-01", cc(SCT, "21483005"))
+    withdrawn["verificationStatus"] = cc(VER, "entered-in-error")
+    inputs = extract([*_epic_record(cc(SCT, "14016003")), withdrawn], codes)
+    assert inputs.relapse_date == date(2021, 6, 15)
+    assert "Condition/rel-eie does not stand (verification status): ignored" in inputs.warnings
