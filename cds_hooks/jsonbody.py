@@ -23,7 +23,7 @@ def loads(data: str | bytes) -> Any:
     except RecursionError:
         raise TooDeep(f"nested more than {MAX_DEPTH} levels deep") from None
     # Iterative, so the check itself cannot overflow the stack.
-    stack: list[tuple[Any, int]] = [(value, 1)]
+    stack: list[tuple[Any, int]] = [(value, 1)] if isinstance(value, dict | list) else []
     while stack:
         item, depth = stack.pop()
         if depth > MAX_DEPTH:
