@@ -37,6 +37,8 @@ SERVICE_ID = patient_view.HOOK.id
 HOOK_PATH = patient_view.HOOK.path
 # Read once: the OpenAPI 3.1 description of the CDS Hooks endpoints (for clients and fuzzing).
 OPENAPI = (resources.files("service") / "openapi.json").read_bytes()
+# Browsers ask the origin's root for an icon when a page (or a JSON answer) names none.
+FAVICON = (resources.files("service") / "smart/static/favicon.svg").read_bytes()
 # A hook request is a few hundred kB even with a large prefetch; refuse what is not one.
 MAX_REQUEST_BYTES = 16 * 1024 * 1024
 
@@ -80,6 +82,13 @@ def create_app(
         "/openapi.json",
         "openapi",
         lambda: app.response_class(OPENAPI, mimetype="application/json"),
+    )
+    app.add_url_rule(
+        "/favicon.ico",
+        "favicon",
+        lambda: app.response_class(
+            FAVICON, mimetype="image/svg+xml", headers={"Cache-Control": "max-age=86400"}
+        ),
     )
     # The demo patients are listed only when a demo EHR can launch them.
     patients = demo_patients() if settings.demo_ehr_url else []

@@ -131,6 +131,7 @@ class _S256Only(CodeChallenge):  # type: ignore[misc]
 
 _AUTHORIZE_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Demo EHR: authorize app</title>
+<link rel="icon" href="data:,">
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
 <body style="font-family: system-ui, sans-serif; max-width: 32rem; margin: 2rem auto;">
 <h1>Authorize {{ client_id }}</h1>

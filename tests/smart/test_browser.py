@@ -11,8 +11,11 @@ from typing import Any
 
 import pytest
 
+from service.app import create_app
 from service.domain.inputs import Comparator, Mrd, RelapseInputs
+from service.settings import Settings
 from service.smart.timeline import build_timeline
+from tests.servers import wsgi_server
 from tests.smart.conftest import StackFactory
 
 pytestmark = [
@@ -50,6 +53,30 @@ def browser() -> Iterator[Any]:
             chromium.close()
 
 
+def _watch(page: Any) -> list[str]:
+    """What the console would show as a problem: failed loads (404s) and errors or warnings.
+
+    A page's own status (the 404 or 401 of an error page) is its answer, not a broken link.
+    """
+    problems: list[str] = []
+    pages: set[str] = set()
+
+    def response(r: Any) -> None:
+        if r.request.is_navigation_request():
+            pages.add(r.url)
+        elif r.status >= 400:
+            problems.append(f"{r.status} {r.url}")
+
+    def console(m: Any) -> None:
+        own_status = m.text.startswith("Failed to load resource") and m.location["url"] in pages
+        if m.type in ("error", "warning") and not own_status:
+            problems.append(f"console {m.type}: {m.text} ({m.location['url']})")
+
+    page.on("response", response)
+    page.on("console", console)
+    return problems
+
+
 def _box(page: Any, selector: str) -> dict[str, float]:
     box = page.locator(selector).bounding_box()
     assert box is not None, selector
@@ -63,6 +90,7 @@ def test_browser_launch_opens_the_view_with_the_patient_banner_in_sight(
     ARTIFACTS.mkdir(exist_ok=True)
     for width in WIDTHS:
         page = browser.new_page(viewport={"width": width, "height": 800})
+        problems = _watch(page)
         for patient, app_context, link_view, groups in CASES:
             query = "&".join(
                 q
@@ -96,6 +124,39 @@ def test_browser_launch_opens_the_view_with_the_patient_banner_in_sight(
             page.screenshot(path=shot)
             print(f"screenshot: {shot}")
         page.close()
+        assert problems == []
+
+
+def test_no_page_has_a_broken_load_or_a_console_error(
+    make_stack: StackFactory, browser: Any, tmp_path: Path
+) -> None:
+    stack = make_stack()  # with the EHR's consent page
+    settings = Settings(
+        auth="none", database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}", demo_ehr_url=stack.ehr
+    )
+    page = browser.new_page()
+    problems = _watch(page)
+    icons: list[str] = []
+    page.on("response", lambda r: icons.append(r.url) if "favicon" in r.url else None)
+    with wsgi_server(create_app(settings)) as service:
+        page.goto(f"{service}/")  # the start page
+        page.goto(f"{service}/openapi.json")  # a JSON answer: the browser asks /favicon.ico
+        icon = page.request.get(f"{service}/favicon.ico")
+        assert icon.status == 200
+        assert icon.headers["content-type"].startswith("image/svg+xml")
+    page.goto(f"{stack.ehr}/launch/smart-late-b")  # the EHR's consent page
+    page.click("button[value=approve]")
+    page.wait_for_selector("#inputs")
+    page.click("#inputs a[href*='/app/resource/']")  # a source resource
+    page.wait_for_selector("pre.json")
+    page.goto(f"{stack.app}/app/view?view=pathway")  # still signed in
+    page.goto(f"{stack.app}/app/resource/Nothing/x")  # an error page (404)
+    page.context.clear_cookies()
+    page.goto(f"{stack.app}/app/view")  # signed out: an error page (401)
+    assert "Your session has ended" in page.content()
+    page.close()
+    assert problems == []
+    assert any("/app/static/favicon.svg" in url for url in icons)
 
 
 def _close_events() -> RelapseInputs:
