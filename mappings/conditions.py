@@ -128,15 +128,20 @@ def _sites(resource: Mapping[str, Any], codes: CodeSets) -> SiteFacts:
     from_text: set[Site] = set()
     incomplete = False
     warnings: list[str] = []
+    systems = {system for system, _ in codes.sets.get("body_site", {})}
     for raw in as_list(resource.get("bodySite")):
         concept = as_dict(raw)
-        cs = [c for c in codings(concept) if as_str(c.get("system")) and as_str(c.get("code"))]
-        if cs:
-            entry = codes.match("body_site", cs)
-            # Any other coded site is extramedullary "other" (contract, body sites).
-            coded.add(Site(entry.value) if entry is not None and entry.value else Site.OTHER)
+        cs = list(codings(concept))
+        entry = codes.match("body_site", cs)
+        if entry is not None and entry.value:
+            coded.add(Site(entry.value))
             continue
-        # Text only (or codings without system and code): read the words, never guess "other".
+        if any(normalise_system(as_str(c.get("system")) or "") in systems for c in cs):
+            # Any other site coded in the site code system is extramedullary "other" (contract).
+            coded.add(Site.OTHER)
+            continue
+        # Text only, or a code of a system the site set does not hold (an EHR's local codes,
+        # whose meaning is unknown): read the words, never guess "other".
         texts = [as_str(concept.get("text")) or ""]
         texts += [as_str(c.get("display")) or "" for c in codings(concept)]
         text = " ".join(t for t in texts if t.strip())

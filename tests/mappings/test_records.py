@@ -538,3 +538,19 @@ def test_a_resource_that_does_not_stand_is_named(codes: CodeSets) -> None:
     inputs = extract([*_epic_record(cc(SCT, "14016003")), withdrawn], codes)
     assert inputs.relapse_date == date(2021, 6, 15)
     assert "Condition/rel-eie does not stand (verification status): ignored" in inputs.warnings
+
+
+def test_a_local_site_code_is_read_by_its_text_never_as_other(codes: CodeSets) -> None:
+    # Epic sends its own code list beside the text: its meaning is not known, the text is.
+    local = "urn:oid:1.2.840.114350.1.13.0.1.7.4.698084.10042"
+    marrow = {"coding": [{"system": local, "code": "12", "display": "Bone Marrow"}]}
+    inputs = extract(_epic_record(marrow), codes)
+    assert inputs.sites == inputs.sites_from_text == frozenset({Site.MARROW})
+    unknown = {"coding": [{"system": local, "code": "40"}], "text": "L orbit"}
+    assert extract(_epic_record(unknown), codes).sites_incomplete
+
+
+def test_another_snomed_site_is_other(codes: CodeSets) -> None:
+    inputs = extract(_epic_record({**cc(SCT, "71854001"), "text": "Colon"}), codes)
+    assert inputs.sites == frozenset({Site.OTHER})
+    assert not inputs.sites_incomplete
