@@ -7,9 +7,19 @@ Deeply nested JSON parses (up to Python's recursion limit) but then breaks recur
 from __future__ import annotations
 
 import json
+import re
+from itertools import accumulate
 from typing import Any
 
 MAX_DEPTH = 64
+
+# The depth is read from the text, not the parsed value: walking every value in Python cost more
+# than parsing it. Only brackets outside strings nest: escapes go first (so that every quote left
+# opens or closes a string), then all but brackets and quotes, then the strings.
+_KEPT = b'[]{}"'
+_NOT_KEPT = bytes(b for b in range(256) if b not in _KEPT)
+_STRING = re.compile(rb'"[^"]*"')
+_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
 
 
 class TooDeep(ValueError):
@@ -22,12 +32,18 @@ def loads(data: str | bytes) -> Any:
         value = json.loads(data)
     except RecursionError:
         raise TooDeep(f"nested more than {MAX_DEPTH} levels deep") from None
-    # Iterative, so the check itself cannot overflow the stack.
-    stack: list[tuple[Any, int]] = [(value, 1)] if isinstance(value, dict | list) else []
-    while stack:
-        item, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            raise TooDeep(f"nested more than {MAX_DEPTH} levels deep")
-        children = item.values() if isinstance(item, dict) else item
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    if isinstance(value, dict | list) and depth(data) > MAX_DEPTH:
+        raise TooDeep(f"nested more than {MAX_DEPTH} levels deep")
     return value
+
+
+def depth(data: str | bytes) -> int:
+    """How deep the objects and arrays of valid JSON text nest (0 for a scalar)."""
+    raw = data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")
+    encoding = json.detect_encoding(raw)
+    if encoding != "utf-8":  # json.loads reads UTF-16 and UTF-32 too; brackets counted in UTF-8
+        raw = raw.decode(encoding).encode("utf-8", "surrogatepass")
+    # A run of backslashes pairs from its left: what is left escapes the next character.
+    unescaped = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    brackets = _STRING.sub(b"", unescaped.translate(None, _NOT_KEPT))
+    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0)

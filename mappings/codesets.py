@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -104,6 +105,21 @@ class CodeSets:
                 return found
         return None
 
+    def first_set(self, names: Iterable[str], codings: Iterable[Mapping[str, Any]]) -> str | None:
+        """The first of sets `names` that a coding of `codings` belongs to (each coding's key is
+        computed once, however many sets are asked)."""
+        keys = [
+            _key(system, code)
+            for coding in codings
+            if (system := _str(coding.get("system"))) and (code := _str(coding.get("code")))
+        ]
+        if keys:
+            for name in names:
+                members = self.sets.get(name, {})
+                if any(key in members for key in keys):
+                    return name
+        return None
+
     def gene(self, coding: Mapping[str, Any]) -> str | None:
         """The gene an HGNC coding names (by id or symbol): the name the marker rules use when
         we know the gene, else its HGNC id or upper-case symbol; None for any other system."""
@@ -132,6 +148,9 @@ def _str(v: Any) -> str | None:
     return v if isinstance(v, str) else None
 
 
+# Each coding of each resource is looked up here, in several sets: cached, since normalising a
+# system (urlsplit) costs far more than the lookup itself.
+@lru_cache(maxsize=8192)
 def _key(system: str, code: str) -> Key:
     code = code.strip()
     norm = normalise_system(system)

@@ -102,6 +102,7 @@ class _Record:
         self.care_plans: list[Mapping[str, Any]] = []
         self.specimens: dict[str, Mapping[str, Any]] = {}
         self.specimen_list: list[Mapping[str, Any]] = []
+        self.ignored = 0  # resources no input reads (see `_target`)
 
     def add(self, resource: Any) -> None:
         if not isinstance(resource, Mapping):
@@ -114,9 +115,17 @@ class _Record:
             if status is not None:
                 # Contract, "Only resources that stand": ignored, and named.
                 self.warnings.append(f"{ref(resource)} does not stand ({status}): ignored")
+            else:
+                self.ignored += 1  # can change no input: neither validated nor read, only counted
             return
-        zoned, naive = with_time_zones(resource)
-        problem = validation_problem(zoned)
+        problem = validation_problem(resource)
+        naive = False
+        if problem is not None:
+            # R4 wants a time zone on every dateTime, EHRs write local times without one: such a
+            # resource is read for its dates. Only a resource that fails is searched for them.
+            zoned, naive = with_time_zones(resource)
+            if naive:
+                problem = validation_problem(zoned)
         if problem is not None:
             self.warnings.append(f"{ref(resource)} could not be read: {problem}")
             if target is self.conditions or any(
@@ -162,11 +171,8 @@ class _Record:
         if rtype == "Observation":
             if r.get("status") in obs.SKIPPED_STATUSES:
                 return None
-            cs = list(codings(r.get("code")))
-            for kind in _OBSERVATION_KINDS:
-                if codes.match(kind, cs) is not None:
-                    return self.observations[kind]
-            return None
+            kind = codes.first_set(_OBSERVATION_KINDS, codings(r.get("code")))
+            return None if kind is None else self.observations[kind]
         if rtype == "Procedure":
             if r.get("status") in _SKIPPED_PROCEDURES:
                 return None
@@ -313,6 +319,7 @@ def extract(resources: Iterable[Mapping[str, Any]], codes: CodeSets) -> RelapseI
         unconfirmed=rel.unconfirmed,
         sources=sources,
         warnings=tuple(dict.fromkeys(warnings)),
+        ignored=rec.ignored,
     )
 
 

@@ -164,6 +164,7 @@ class Assessment:
                 for c in self.changes
             ],
             "warnings": list(self.warnings),
+            "ignored": i.ignored,
         }
 
 

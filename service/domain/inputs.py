@@ -121,3 +121,4 @@ class RelapseInputs:
     unconfirmed: tuple[str, ...] = ()  # relapse Conditions unconfirmed/provisional (flagged)
     sources: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    ignored: int = 0  # resources of the record that no input reads (not validated)
