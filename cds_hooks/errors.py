@@ -148,10 +148,16 @@ class PrefetchFailure:
 
     code: str
     message: str
+    # A transport failure at the FHIR server (unreachable, timed out, not FHIR): the 412 says
+    # only "could not be read", so its answers cannot tell network conditions apart (probing).
+    network: bool = False
 
     def __post_init__(self) -> None:
         if self.code not in ISSUE_TYPES:
             raise ValueError(f"not a FHIR IssueType code: {self.code!r}")
+
+
+_NOT_READ = "could not be read from the FHIR server"
 
 
 class PrefetchUnavailable(CdsHooksError):
@@ -170,8 +176,9 @@ class PrefetchUnavailable(CdsHooksError):
             "issue": [
                 {
                     "severity": "error",
-                    "code": failure.code,
-                    "diagnostics": f"prefetch '{key}' unavailable: {failure.message}",
+                    "code": "exception" if failure.network else failure.code,
+                    "diagnostics": f"prefetch '{key}' unavailable: "
+                    + (_NOT_READ if failure.network else failure.message),
                 }
                 for key, failure in sorted(self.failures.items())
             ],
@@ -187,6 +194,7 @@ class FhirError(CdsHooksError):
     status = 502
     error = "fhir_error"
     issue_code = "exception"
+    network = True  # no HTTP answer that says why (see PrefetchFailure.network)
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -196,7 +204,7 @@ class FhirError(CdsHooksError):
         return {"error": self.error, "message": self.message}
 
     def failure(self) -> PrefetchFailure:
-        return PrefetchFailure(self.issue_code, self.message)
+        return PrefetchFailure(self.issue_code, self.message, network=self.network)
 
 
 class FhirAuthError(FhirError):
@@ -205,6 +213,7 @@ class FhirAuthError(FhirError):
     status = 401
     error = "fhir_auth_error"
     issue_code = "security"
+    network = False
 
 
 class FhirNotFound(FhirError):
@@ -213,6 +222,7 @@ class FhirNotFound(FhirError):
     status = 404
     error = "fhir_not_found"
     issue_code = "not-found"
+    network = False
 
 
 class FhirTimeout(FhirError):
@@ -239,6 +249,7 @@ class FhirOperationOutcome(FhirError):
     """The FHIR server answered an OperationOutcome reporting an error; `code` is its IssueType."""
 
     error = "fhir_operation_outcome"
+    network = False
 
     def __init__(self, code: str) -> None:
         super().__init__(f"FHIR server answered an OperationOutcome ({code})")

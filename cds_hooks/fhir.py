@@ -164,7 +164,9 @@ class FhirClient:
             wait(futures.values(), timeout=max(0.0, deadline - time.monotonic()))
             for key, future in futures.items():
                 if not future.done():
-                    failures[key] = PrefetchFailure("timeout", "timed out (deadline passed)")
+                    failures[key] = PrefetchFailure(
+                        "timeout", "timed out (deadline passed)", network=True
+                    )
                     continue
                 error = future.exception()
                 if error is None:
@@ -173,7 +175,7 @@ class FhirClient:
                     failures[key] = error.failure()
                 else:
                     logger.warning("prefetch query failed: %s", type(error).__name__)
-                    failures[key] = PrefetchFailure("exception", "unexpected error")
+                    failures[key] = PrefetchFailure("exception", "unexpected error", network=True)
         finally:
             # Late workers are not awaited (the deadline is the contract) but their sockets are
             # shut, so a server dribbling bytes does not keep a thread and a socket afterwards.

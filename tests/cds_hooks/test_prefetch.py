@@ -109,7 +109,20 @@ def test_absent_keys_are_fetched_and_partial_failures_reported() -> None:
     responses.get(f"{BASE}/Observation", body=requests.ReadTimeout("slow"))
     prefetched = resolve(request(None), TEMPLATES, FhirClient(BASE, requests.Session()), later())
     assert prefetched.resources == {"patient": [PATIENT]}
-    assert PrefetchUnavailable(prefetched.failures).body()["issue"][0]["code"] == "timeout"
+    assert prefetched.failures["obs"].code == "timeout"
+
+
+@responses.activate
+def test_the_412_does_not_tell_network_conditions_apart() -> None:
+    # Timed out, refused, reset, not FHIR: a caller probing addresses learns only "not read".
+    responses.get(f"{BASE}/Patient/p1", body=requests.ReadTimeout("slow"))
+    responses.get(f"{BASE}/Observation", body=requests.ConnectionError("refused"))
+    prefetched = resolve(request(None), TEMPLATES, FhirClient(BASE, requests.Session()), later())
+    issues = PrefetchUnavailable(prefetched.failures).body()["issue"]
+    assert [(i["code"], i["diagnostics"]) for i in issues] == [
+        ("exception", "prefetch 'obs' unavailable: could not be read from the FHIR server"),
+        ("exception", "prefetch 'patient' unavailable: could not be read from the FHIR server"),
+    ]
 
 
 @responses.activate

@@ -153,3 +153,15 @@ def test_unreachable_fhir_server_is_412(
     response, elapsed = call(service_url, relapsed.patient_id, base)
     assert elapsed < DEADLINE + MARGIN
     assert_412(response)
+
+
+def test_a_closed_port_and_a_silent_server_give_the_same_412(
+    service_url: str, relapsed: DemoPatient
+) -> None:
+    # Else the 412 would tell a caller which addresses answer (with auth off: any loopback one).
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # connects, never answers
+        silent_base = f"http://127.0.0.1:{silent.getsockname()[1]}/fhir"
+        hanging = call(service_url, relapsed.patient_id, silent_base)[0]
+    closed = call(service_url, relapsed.patient_id, f"http://127.0.0.1:{free_port()}/fhir")[0]
+    assert_412(closed)
+    assert closed.json() == hanging.json()
