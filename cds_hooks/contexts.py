@@ -97,3 +97,31 @@ def check_context(hook: str, context: Mapping[str, Any]) -> None:
     rule = _RULES.get(hook)
     if rule is not None:
         rule(context)
+
+
+def order_action_problems(response: object, context: Mapping[str, Any]) -> list[str]:
+    """What breaks the order-sign/order-select rules for suggestion actions, beyond
+    `check_cards_response`: an `update` carries a draft order of this call (same type and id),
+    a `delete` names one as `ResourceType/id`."""
+    drafts = {f"{o['resourceType']}/{o['id']}" for o in draft_orders(context)}
+    problems: list[str] = []
+    cards = response.get("cards") if isinstance(response, dict) else None
+    for i, card in enumerate(cards if isinstance(cards, list) else []):
+        suggestions = card.get("suggestions") if isinstance(card, dict) else None
+        for j, suggestion in enumerate(suggestions if isinstance(suggestions, list) else []):
+            actions = suggestion.get("actions") if isinstance(suggestion, dict) else None
+            for k, action in enumerate(actions if isinstance(actions, list) else []):
+                path = f"cards[{i}].suggestions[{j}].actions[{k}]"
+                kind = action.get("type") if isinstance(action, dict) else None
+                if kind == "update":
+                    resource = action.get("resource")
+                    target = (
+                        f"{resource.get('resourceType')}/{resource.get('id')}"
+                        if isinstance(resource, dict)
+                        else None
+                    )
+                    if target not in drafts:
+                        problems.append(f"{path}.resource: must be a draft order of this call")
+                elif kind == "delete" and action.get("resourceId") not in drafts:
+                    problems.append(f"{path}.resourceId: must name a draft order of this call")
+    return problems

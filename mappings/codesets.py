@@ -38,6 +38,17 @@ OBSERVATION_SETS: tuple[str, ...] = (
     "refractory",
 )
 
+# The Observation code sets the order-sign checks read (risk-schemes.md §9; codes/orders.json).
+ORDER_OBSERVATION_SETS: tuple[str, ...] = (
+    "anc",
+    "platelets",
+    "body_surface_area",
+    "body_height",
+    "body_weight",
+    "marrow_blasts",
+    "reinduction_start",
+)
+
 Key = tuple[str, str]
 
 # Lists of words a file may hold (therapy.json: CarePlan titles; sites.json: bodySite text).
@@ -135,10 +146,13 @@ class CodeSets:
             return entry.value
         return self.gene_symbols.get(key[1], key[1])
 
-    def observation_codes(self) -> tuple[tuple[str, str], ...]:
-        """(system, code) of every Observation code read, as written in the code-set files."""
+    def observation_codes(
+        self, names: tuple[str, ...] = OBSERVATION_SETS
+    ) -> tuple[tuple[str, str], ...]:
+        """(system, code) of every code of the sets `names` (by default every Observation code
+        the risk assessment reads), as written in the code-set files."""
         seen: dict[Key, tuple[str, str]] = {}
-        for name in OBSERVATION_SETS:
+        for name in names:
             for key, e in self.sets.get(name, {}).items():
                 seen.setdefault(key, (e.system, e.code))
         return tuple(sorted(seen.values()))

@@ -192,7 +192,7 @@ class _Record:
 _PATIENT_REFERENCE = re.compile(r"(?:^|/)Patient/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
 
 
-def _belongs_elsewhere(resource: Any, patient_id: Any) -> bool:
+def belongs_elsewhere(resource: Any, patient_id: Any) -> bool:
     """Whether a resource's subject (or patient) names anything but this patient.
 
     A reference that does not resolve to the patient (another Patient, a Group, an unresolved
@@ -228,7 +228,7 @@ def extract(resources: Iterable[Mapping[str, Any]], codes: CodeSets) -> RelapseI
     }
     patient_id = next(iter(patient_ids)) if len(patient_ids) == 1 else None
     for resource in resources:
-        if patient_id is not None and _belongs_elsewhere(resource, patient_id):
+        if patient_id is not None and belongs_elsewhere(resource, patient_id):
             rec.warnings.append(f"{ref(resource)} does not refer to this patient and was ignored")
             continue
         rec.add(resource)

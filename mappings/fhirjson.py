@@ -18,6 +18,9 @@ _MODULES = {
     "Procedure": "procedure",
     "CarePlan": "careplan",
     "Specimen": "specimen",
+    "Medication": "medication",
+    "MedicationRequest": "medicationrequest",
+    "MedicationAdministration": "medicationadministration",
 }
 _FULL_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
 

@@ -1,0 +1,307 @@
+"""FHIR → the inputs of the CALL-0603 idarubicin checks (fhir-contract.md, "Reinduction and its
+response" and "Drugs and body size"; risk-schemes.md §9).
+
+Values are never logged; what could not be read is named by `Type/id` only. A value that could
+not be read is never skipped silently (an older one would then pass for the latest): it is
+listed in `OrderRecord.unread`, and the checks say they cannot be made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from mappings import observations as obs
+from mappings.codesets import CodeSets
+from mappings.extract import belongs_elsewhere, extract
+from mappings.fhirjson import (
+    as_dict,
+    as_list,
+    as_str,
+    codings,
+    full_date,
+    ref,
+    reference_target,
+    validation_problem,
+    with_time_zones,
+)
+from mappings.therapy import performed_date, reinduction_starts
+from service.domain.orders import Dated, Day0Candidate, Dose, DraftOrder, OrderRecord, Value
+
+# Count units → factor to /µL (fhir-contract.md, blood counts).
+COUNT_UNITS = {
+    "10*3/uL": Decimal(1000),
+    "10*9/L": Decimal(1000),
+    "/uL": Decimal(1),
+    "/mm3": Decimal(1),
+}
+_SIZE_UNITS = {"body_surface_area": "m2", "body_height": "cm", "body_weight": "kg"}
+_DOSE_UNITS = ("mg", "mg/m2")
+# Orders and administrations that stand: a signed order or a dose given (never a draft).
+_GIVEN_STATUSES = frozenset({"completed", "in-progress"})
+_ORDERED_STATUSES = frozenset({"active", "completed"})
+_NOT_DONE = frozenset({"entered-in-error", "not-done"})
+
+
+@dataclass(frozen=True, slots=True)
+class IdarubicinDraft:
+    resource: Mapping[str, Any]
+    order: DraftOrder | None  # None: the draft could not be read
+    problem: str | None = None
+
+
+class _Medications:
+    """Medication codes of requests and administrations: inline, contained or referenced."""
+
+    def __init__(self, resources: Iterable[Mapping[str, Any]]) -> None:
+        self.by_ref = {ref(r): r for r in resources if r.get("resourceType") == "Medication"}
+
+    def codings(self, resource: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+        found = list(codings(resource.get("medicationCodeableConcept")))
+        reference = as_str(as_dict(resource.get("medicationReference")).get("reference"))
+        if reference is None:
+            return found
+        medication: Mapping[str, Any] | None
+        if reference.startswith("#"):
+            medication = next(
+                (
+                    as_dict(c)
+                    for c in as_list(resource.get("contained"))
+                    if as_dict(c).get("resourceType") == "Medication"
+                    and as_dict(c).get("id") == reference[1:]
+                ),
+                None,
+            )
+        else:
+            target = reference_target(resource.get("medicationReference"))
+            medication = self.by_ref.get(target) if target else None
+        if medication is not None:
+            found += codings(medication.get("code"))
+        return found
+
+
+def planned_date(order: Mapping[str, Any]) -> tuple[date | None, str]:
+    """timing.event[0], else timing.repeat.boundsPeriod.start, else authoredOn (contract)."""
+    for instruction in as_list(order.get("dosageInstruction")):
+        timing = as_dict(as_dict(instruction).get("timing"))
+        events = as_list(timing.get("event"))
+        found = full_date(events[0]) if events else None
+        if found is not None:
+            return found, "timing.event"
+        bounds = as_dict(as_dict(timing.get("repeat")).get("boundsPeriod"))
+        found = full_date(bounds.get("start"))
+        if found is not None:
+            return found, "timing.repeat.boundsPeriod.start"
+    authored = full_date(order.get("authoredOn"))
+    return (authored, "authoredOn") if authored is not None else (None, "")
+
+
+def _doses(order: Mapping[str, Any]) -> tuple[Dose, ...]:
+    found: list[Dose] = []
+    for instruction in as_list(order.get("dosageInstruction")):
+        for rate in as_list(as_dict(instruction).get("doseAndRate")):
+            quantity = as_dict(rate).get("doseQuantity")
+            if not isinstance(quantity, Mapping):
+                continue
+            unit = as_str(quantity.get("code")) or as_str(quantity.get("unit"))
+            found.append(Dose(_decimal(quantity.get("value")), unit))
+    return tuple(found)
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = Decimal(str(value))  # str: 0.499 stays 0.499, not its binary neighbour
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() and number >= 0 else None
+
+
+def read_drafts(
+    drafts: Sequence[Mapping[str, Any]],
+    resources: Sequence[Mapping[str, Any]],
+    codes: CodeSets,
+    *,
+    patient_id: str,
+    request_date: date,
+) -> list[IdarubicinDraft]:
+    """The patient's idarubicin draft MedicationRequests, each read (or why it cannot be).
+
+    A draft for another patient is not this patient's order and is not read.
+    """
+    meds = _Medications([*resources, *drafts])
+    found: list[IdarubicinDraft] = []
+    for draft in drafts:
+        if draft.get("resourceType") != "MedicationRequest":
+            continue
+        if belongs_elsewhere(draft, patient_id):
+            continue
+        if codes.match("idarubicin", meds.codings(draft)) is None:
+            continue
+        zoned, _ = with_time_zones(draft)
+        problem = validation_problem(zoned)
+        if problem is not None:
+            found.append(IdarubicinDraft(draft, None, f"{ref(draft)} could not be read: {problem}"))
+            continue
+        planned, source = planned_date(draft)
+        order = DraftOrder(
+            ref=ref(draft),
+            planned=planned or request_date,
+            planned_from=source or "the date of the request",
+            doses=_doses(draft),
+        )
+        found.append(IdarubicinDraft(draft, order))
+    return found
+
+
+def read_record(
+    resources: Sequence[Mapping[str, Any]],
+    codes: CodeSets,
+    *,
+    patient_id: str,
+    draft_refs: frozenset[str] = frozenset(),
+    failures: Iterable[str] = (),
+) -> OrderRecord:
+    """The record as the checks read it; `failures` names data that could not be fetched."""
+    inputs = extract(resources, codes)
+    unread: list[str] = [f"could not read {f}" for f in failures]
+    mine = [
+        r
+        for r in resources
+        if isinstance(r, Mapping)
+        and not belongs_elsewhere(r, patient_id)
+        and ref(r) not in draft_refs
+    ]
+    meds = _Medications(mine)
+    values: dict[str, list[Value]] = {name: [] for name in (*_SIZE_UNITS, "anc", "platelets")}
+    blasts: list[Value] = []
+    candidates = [
+        Day0Candidate("careplan", start, source)
+        for start, source in reinduction_starts(
+            (r for r in mine if r.get("resourceType") == "CarePlan"), codes
+        )
+    ]
+    doses: list[Dated] = []
+    for r in mine:
+        kind = r.get("resourceType")
+        if kind not in (
+            "Observation",
+            "Procedure",
+            "MedicationRequest",
+            "MedicationAdministration",
+        ):
+            continue
+        if kind == "Observation" and r.get("status") in obs.SKIPPED_STATUSES:
+            continue
+        relevant = _relevant(r, codes, meds)
+        if not relevant:
+            continue
+        zoned, _ = with_time_zones(r)
+        problem = validation_problem(zoned)
+        if problem is not None:
+            unread.append(f"{ref(r)} ({problem})")
+            continue
+        if "reinduction_start" in relevant and r.get("status") not in _NOT_DONE:
+            when = performed_date(r)
+            if when is not None:
+                candidates.append(Day0Candidate("event", when, ref(r)))
+        if kind == "Observation":
+            _observation(r, relevant, values, blasts, unread)
+        elif kind in ("MedicationRequest", "MedicationAdministration"):
+            _medication(r, relevant, candidates, doses)
+    return OrderRecord(
+        relapsed=inputs.relapsed,
+        relapse_count=inputs.relapse_count,
+        relapse_date=inputs.relapse_date,
+        relapse_sources=tuple(inputs.sources.get("relapse_date", ())),
+        day0_candidates=tuple(candidates),
+        bsa=tuple(values["body_surface_area"]),
+        heights=tuple(values["body_height"]),
+        weights=tuple(values["body_weight"]),
+        anc=tuple(values["anc"]),
+        platelets=tuple(values["platelets"]),
+        marrow_blasts=tuple(blasts),
+        idarubicin_doses=tuple(doses),
+        unread=tuple(unread),
+    )
+
+
+def _relevant(r: Mapping[str, Any], codes: CodeSets, meds: _Medications) -> set[str]:
+    if r.get("resourceType") in ("MedicationRequest", "MedicationAdministration"):
+        cs = meds.codings(r)
+        return {n for n in ("idarubicin", "reinduction_drug") if codes.match(n, cs)}
+    cs = list(codings(r.get("code")))
+    names = (
+        ("reinduction_start",)
+        if r.get("resourceType") == "Procedure"
+        else (
+            "anc",
+            "platelets",
+            "marrow_blasts",
+            "reinduction_start",
+            *_SIZE_UNITS,
+        )
+    )
+    return {n for n in names if codes.match(n, cs)}
+
+
+def _observation(
+    r: Mapping[str, Any],
+    relevant: set[str],
+    values: dict[str, list[Value]],
+    blasts: list[Value],
+    unread: list[str],
+) -> None:
+    when = obs.observation_date(r)
+    if when is None:
+        unread.append(f"{ref(r)} (no date)")
+        return
+    if "marrow_blasts" in relevant:
+        reading = obs.read_blasts(r)
+        if reading.percent is None:
+            unread.append(reading.problem or f"{ref(r)} (marrow blasts)")
+        else:
+            blasts.append(Value(Decimal(str(reading.percent)), when, ref(r)))
+        return
+    name = next((n for n in (*_SIZE_UNITS, "anc", "platelets") if n in relevant), None)
+    if name is None:
+        return
+    quantity = as_dict(r.get("valueQuantity"))
+    number = _decimal(quantity.get("value"))
+    unit = as_str(quantity.get("code")) or as_str(quantity.get("unit"))
+    factor = (
+        COUNT_UNITS.get(unit or "")
+        if name in ("anc", "platelets")
+        else (Decimal(1) if unit == _SIZE_UNITS[name] else None)
+    )
+    if number is None or factor is None or quantity.get("comparator") is not None:
+        unread.append(f"{ref(r)} (value or unit not understood)")
+        return
+    values[name].append(Value(number * factor, when, ref(r)))
+
+
+def _medication(
+    r: Mapping[str, Any],
+    relevant: set[str],
+    candidates: list[Day0Candidate],
+    doses: list[Dated],
+) -> None:
+    given = r.get("resourceType") == "MedicationAdministration"
+    if r.get("status") not in (_GIVEN_STATUSES if given else _ORDERED_STATUSES):
+        return
+    if given:
+        when = full_date(r.get("effectiveDateTime")) or full_date(
+            as_dict(r.get("effectivePeriod")).get("start")
+        )
+    else:
+        when = full_date(r.get("authoredOn"))
+    if when is not None and "reinduction_drug" in relevant:
+        candidates.append(Day0Candidate("drug" if given else "drug-order", when, ref(r)))
+    if "idarubicin" in relevant:
+        dose_date = when if given else planned_date(r)[0]
+        if dose_date is not None:
+            doses.append(Dated(dose_date, ref(r)))

@@ -1,0 +1,439 @@
+"""CALL-0603 idarubicin checks at order-sign (risk-schemes.md §9, `ORD-IDA-*`). Pure: dates in.
+
+The mapping reads the record into `OrderRecord` and each draft order into `DraftOrder`; this
+module only applies §9 and says what it found, with the values and the resources they came
+from. Where an input the rule needs is missing it says the check cannot be made and names the
+input: it never guesses.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Literal
+
+DOSE = "ORD-IDA-DOSE"
+COUNTS = "ORD-IDA-COUNTS"
+M3 = "ORD-IDA-M3"
+NOLABS = "ORD-IDA-NOLABS"
+SCHEDULE = "ORD-IDA-SCHEDULE"
+ALL_RULES = (DOSE, COUNTS, M3, NOLABS, SCHEDULE)
+
+MAX_DOSE_PER_M2 = Decimal(10)  # mg/m², CALL-0603 (12.5 mg/m² was too toxic in the pilot)
+SCHEDULE_DAYS = (0, 7, 14, 21)
+COUNT_DAYS = (14, 21)
+DAY_TOLERANCE = 1  # "±1" of §9
+COUNTS_WITHIN_DAYS = 2
+BODY_SIZE_WITHIN_DAYS = 30
+ANC_LIMIT = Decimal(500)  # /µL
+PLATELET_LIMIT = Decimal(50_000)  # /µL
+DOSES_IN_SCHEDULE = 4
+DRUG_DAY0_WINDOW_DAYS = 21  # a reinduction drug dates day 0 when given within 21 days of relapse
+DAY14_WINDOW = (12, 17)  # §7: a marrow counts for day 14 when dated day 12-17
+M3_ABOVE_PERCENT = 25.0
+
+Indicator = Literal["info", "warning"]
+Action = Literal["update", "delete"]
+# careplan: a reinduction CarePlan's start; event: a coded reinduction start; drug: a reinduction
+# drug given (MedicationAdministration); drug-order: else ordered (MedicationRequest.authoredOn).
+Day0Kind = Literal["careplan", "event", "drug", "drug-order"]
+_DAY0_ORDER: tuple[Day0Kind, ...] = ("careplan", "event", "drug", "drug-order")
+
+
+@dataclass(frozen=True, slots=True)
+class Value:
+    """A measured value in the unit the rules use, with its date and `Type/id`."""
+
+    value: Decimal
+    date: date
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Dated:
+    date: date
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Day0Candidate:
+    kind: Day0Kind
+    date: date
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Dose:
+    """One `doseQuantity` of the draft order; `unit` is "mg", "mg/m2" or what was written."""
+
+    value: Decimal | None
+    unit: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DraftOrder:
+    ref: str  # "MedicationRequest/id"
+    planned: date
+    planned_from: str  # which field gave the planned date (fhir-contract.md)
+    doses: tuple[Dose, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRecord:
+    """What the checks read of the patient's record, as mapped (every value keeps its source)."""
+
+    relapsed: bool
+    relapse_count: int
+    relapse_date: date | None
+    relapse_sources: tuple[str, ...] = ()
+    day0_candidates: tuple[Day0Candidate, ...] = ()
+    bsa: tuple[Value, ...] = ()  # m²
+    heights: tuple[Value, ...] = ()  # cm
+    weights: tuple[Value, ...] = ()  # kg
+    anc: tuple[Value, ...] = ()  # /µL
+    platelets: tuple[Value, ...] = ()  # /µL
+    marrow_blasts: tuple[Value, ...] = ()  # percent
+    idarubicin_doses: tuple[Dated, ...] = ()  # given or ordered (not drafts), any date
+    unread: tuple[str, ...] = ()  # data that could not be read: the checks cannot be made
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """A value a finding rests on: label, value as text, and where and when it came from."""
+
+    label: str
+    value: str
+    source: str | None = None
+    date: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    rule: str
+    indicator: Indicator
+    summary: str  # our own words, no FHIR text
+    reason: str
+    facts: tuple[Fact, ...] = ()
+    action: Action | None = None
+    # For ORD-IDA-DOSE's update: the doses the order should carry instead (same units).
+    new_doses: tuple[Dose, ...] = ()
+    bsa_used: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Day0:
+    date: date
+    source: str
+
+
+def reinduction_day0(record: OrderRecord) -> Day0 | None:
+    """Day 0 (fhir-contract.md, "Reinduction"): first found of a reinduction CarePlan, a coded
+    reinduction start, the first reinduction drug within 21 days of the relapse; each on or
+    after the relapse date (§7: reinduction of this relapse)."""
+    relapse = record.relapse_date
+    if relapse is None:
+        return None
+    for kind in _DAY0_ORDER:
+        found = sorted(
+            (c.date, c.source)
+            for c in record.day0_candidates
+            if c.kind == kind
+            and c.date >= relapse
+            and (kind in ("careplan", "event") or (c.date - relapse).days <= DRUG_DAY0_WINDOW_DAYS)
+        )
+        if found:
+            return Day0(found[0][0], found[0][1])
+    return None
+
+
+def check_order(order: DraftOrder, record: OrderRecord) -> tuple[Finding, ...]:
+    """Every `ORD-IDA-*` finding for one idarubicin draft order; () when none applies."""
+    if not record.relapsed or record.relapse_count != 1:
+        return ()  # §9: only reinduction of a first relapse
+    if record.unread:
+        return (_cannot("the record could not be read completely", record.unread),)
+    if record.relapse_date is None:
+        return (_cannot("the relapse is not dated", ("a dated relapse Condition",)),)
+    day0 = reinduction_day0(record)
+    if day0 is None:
+        return (
+            _cannot(
+                "reinduction day 0 is not documented",
+                (
+                    "a reinduction CarePlan with period.start, a reinduction-start event, or a "
+                    "reinduction drug given after the relapse",
+                ),
+            ),
+        )
+    day = (order.planned - day0.date).days
+    context = (
+        Fact("Reinduction day 0", day0.date.isoformat(), day0.source, day0.date),
+        Fact(
+            "Order day",
+            f"day {day} (planned {order.planned.isoformat()}, from {order.planned_from})",
+            order.ref,
+            order.planned,
+        ),
+    )
+    findings = [_dose(order, record, context)]
+    findings.append(_counts(order, record, day, day0, context))
+    findings.append(_schedule(order, record, day, day0, context))
+    return tuple(f for f in findings if f is not None)
+
+
+def unreadable_order(record: OrderRecord, problem: str) -> tuple[Finding, ...]:
+    """An idarubicin draft that could not be read: the checks cannot be made (if they apply)."""
+    if not record.relapsed or record.relapse_count != 1:
+        return ()
+    return (_cannot("the draft order could not be read", (problem,)),)
+
+
+def _cannot(why: str, missing: tuple[str, ...]) -> Finding:
+    return Finding(
+        rule=", ".join(ALL_RULES),
+        indicator="info",
+        summary="CALL-0603 idarubicin checks could not be made",
+        reason=f"The checks could not be made: {why}.",
+        facts=tuple(Fact("Missing", m) for m in missing),
+    )
+
+
+# --- ORD-IDA-DOSE ---------------------------------------------------------------------------
+
+
+def _dose(order: DraftOrder, record: OrderRecord, context: tuple[Fact, ...]) -> Finding | None:
+    readable = [d for d in order.doses if d.value is not None and d.unit in ("mg", "mg/m2")]
+    if not order.doses or len(readable) != len(order.doses):
+        return Finding(
+            rule=DOSE,
+            indicator="info",
+            summary=f"Idarubicin dose check could not be made: dose not in mg or mg/m² ({DOSE})",
+            reason="The order's dose (doseQuantity) is missing or not in mg or mg/m2 (UCUM).",
+            facts=context,
+        )
+    bsa: tuple[Decimal, tuple[Fact, ...]] | None = None
+    if any(d.unit == "mg" for d in readable):
+        bsa = body_surface_area(record, order.planned)
+        if bsa is None:
+            return Finding(
+                rule=DOSE,
+                indicator="info",
+                summary=f"Idarubicin dose check could not be made: no body size ({DOSE})",
+                reason=(
+                    "The dose is in mg and there is no body surface area Observation, nor a "
+                    f"height and a weight within {BODY_SIZE_WITHIN_DAYS} days of the order: "
+                    "the dose per m² is not known."
+                ),
+                facts=context,
+            )
+    per_m2 = [_per_m2(d, bsa[0] if bsa else None) for d in readable]
+    worst = max(per_m2)
+    if _rounded(worst) <= MAX_DOSE_PER_M2:
+        return None
+    bsa_value = bsa[0] if bsa else None
+    new = tuple(
+        Dose(_dose_at_limit(d, bsa_value), d.unit) if _rounded(p) > MAX_DOSE_PER_M2 else d
+        for d, p in zip(readable, per_m2, strict=True)
+    )
+    facts = [
+        *context,
+        *(Fact("Ordered dose", f"{_num(d.value)} {d.unit}", order.ref) for d in readable),
+        *(bsa[1] if bsa else ()),
+        Fact("Dose per m²", f"{_num(worst, 2)} mg/m²"),
+    ]
+    return Finding(
+        rule=DOSE,
+        indicator="warning",
+        summary=f"Idarubicin {_num(worst, 2)} mg/m² is above the CALL-0603 10 mg/m² ({DOSE})",
+        reason=(
+            "CALL-0603 gives idarubicin 10 mg/m² (12.5 mg/m² weekly was too toxic in the "
+            "seed's pilot)."
+        ),
+        facts=tuple(facts),
+        action="update",
+        new_doses=new,
+        bsa_used=bsa_value,
+    )
+
+
+def body_surface_area(record: OrderRecord, on: date) -> tuple[Decimal, tuple[Fact, ...]] | None:
+    """The latest BSA Observation, else Mosteller from the latest height and weight within 30
+    days of `on` (inclusive by calendar date); None when neither is documented."""
+    if record.bsa:
+        latest = _latest(record.bsa)
+        return latest.value, (
+            Fact("Body surface area", f"{_num(latest.value, 2)} m²", latest.source, latest.date),
+        )
+    heights = [h for h in record.heights if abs((h.date - on).days) <= BODY_SIZE_WITHIN_DAYS]
+    weights = [w for w in record.weights if abs((w.date - on).days) <= BODY_SIZE_WITHIN_DAYS]
+    if not heights or not weights:
+        return None
+    height, weight = _latest(heights), _latest(weights)
+    bsa = Decimal(math.sqrt(float(height.value * weight.value) / 3600))
+    return bsa, (
+        Fact("Height", f"{_num(height.value)} cm", height.source, height.date),
+        Fact("Weight", f"{_num(weight.value)} kg", weight.source, weight.date),
+        Fact("Body surface area (Mosteller)", f"{_num(bsa, 2)} m²"),
+    )
+
+
+def _per_m2(dose: Dose, bsa: Decimal | None) -> Decimal:
+    """Dose per m² of a readable dose (a dose in mg is only read with a BSA)."""
+    value = dose.value or Decimal(0)
+    return value if dose.unit == "mg/m2" or bsa is None else value / bsa
+
+
+def _dose_at_limit(dose: Dose, bsa: Decimal | None) -> Decimal:
+    if dose.unit == "mg/m2" or bsa is None:
+        return MAX_DOSE_PER_M2
+    # Rounded down to 0.01 mg: the suggested order must not exceed 10 mg/m² itself.
+    return (MAX_DOSE_PER_M2 * bsa).quantize(Decimal("0.01"), rounding="ROUND_FLOOR")
+
+
+def _rounded(value: Decimal) -> Decimal:
+    # 12 mg over 1.2 m² is 10 mg/m², not 10.000000001.
+    return value.quantize(Decimal("0.0001"))
+
+
+# --- ORD-IDA-COUNTS / -M3 / -NOLABS ----------------------------------------------------------
+
+
+def _counts(
+    order: DraftOrder, record: OrderRecord, day: int, day0: Day0, context: tuple[Fact, ...]
+) -> Finding | None:
+    if not any(abs(day - d) <= DAY_TOLERANCE for d in COUNT_DAYS):
+        return None
+    anc = _recent(record.anc, order.planned)
+    platelets = _recent(record.platelets, order.planned)
+    low = []
+    facts = list(context)
+    for name, found, limit, unit in (
+        ("ANC", anc, ANC_LIMIT, "/µL"),
+        ("Platelets", platelets, PLATELET_LIMIT, "/µL"),
+    ):
+        if found is None:
+            facts.append(Fact(name, f"none within {COUNTS_WITHIN_DAYS} days of the order"))
+            continue
+        facts.append(Fact(name, f"{_num(found.value)} {unit}", found.source, found.date))
+        if found.value < limit:
+            low.append(f"{name} {_num(found.value)}{unit} < {_num(limit)}")
+    if low:
+        marrow = day14_marrow(record, day0)
+        if marrow is not None:
+            facts.append(
+                Fact("Day-14 marrow blasts", f"{_num(marrow.value)} %", marrow.source, marrow.date)
+            )
+        else:
+            facts.append(Fact("Day-14 marrow", "not documented (day 12-17)"))
+        if marrow is not None and float(marrow.value) > M3_ABOVE_PERCENT:
+            return Finding(
+                rule=M3,
+                indicator="info",
+                summary=f"Day-14 marrow M3: idarubicin is given regardless of counts ({M3})",
+                reason=(
+                    f"Counts are low ({'; '.join(low)}), but the day-14 marrow is M3 "
+                    "(> 25 % blasts): CALL-0603 gives idarubicin regardless of counts."
+                ),
+                facts=tuple(facts),
+            )
+        return Finding(
+            rule=COUNTS,
+            indicator="warning",
+            summary=f"Withhold idarubicin on day {day}: {'; '.join(low)} ({COUNTS})",
+            reason=(
+                "CALL-0603 withholds idarubicin on day 14 or 21 when ANC < 500/µL or platelets "
+                "< 50,000/µL, unless the day-14 marrow is M3."
+            ),
+            facts=tuple(facts),
+            action="delete",
+        )
+    if anc is None or platelets is None:
+        missing = " and ".join(
+            n for n, f in (("ANC", anc), ("platelet count", platelets)) if f is None
+        )
+        return Finding(
+            rule=NOLABS,
+            indicator="warning",
+            summary=f"Counts needed before idarubicin on day {day}: no {missing} ({NOLABS})",
+            reason=(
+                f"No {missing} within {COUNTS_WITHIN_DAYS} days of this day-{day} dose: "
+                "CALL-0603 withholds it when ANC < 500/µL or platelets < 50,000/µL."
+            ),
+            facts=tuple(facts),
+        )
+    return None
+
+
+def _recent(values: tuple[Value, ...], on: date) -> Value | None:
+    """The latest count, when dated within 2 days of `on` (inclusive by calendar date)."""
+    if not values:
+        return None
+    latest = _latest(values)
+    return latest if abs((latest.date - on).days) <= COUNTS_WITHIN_DAYS else None
+
+
+def day14_marrow(record: OrderRecord, day0: Day0) -> Value | None:
+    """The marrow blasts dated day 12-17, nearest day 14 (a tie: the later), §7."""
+    low, high = DAY14_WINDOW
+    found = [m for m in record.marrow_blasts if low <= (m.date - day0.date).days <= high]
+    if not found:
+        return None
+    return min(found, key=lambda m: (abs((m.date - day0.date).days - 14), -m.date.toordinal()))
+
+
+# --- ORD-IDA-SCHEDULE ------------------------------------------------------------------------
+
+
+def _schedule(
+    order: DraftOrder, record: OrderRecord, day: int, day0: Day0, context: tuple[Fact, ...]
+) -> Finding | None:
+    prior = sorted(
+        {d.date: d for d in record.idarubicin_doses if d.date >= day0.date}.values(),
+        key=lambda d: d.date,
+    )
+    off_day = not any(abs(day - d) <= DAY_TOLERANCE for d in SCHEDULE_DAYS)
+    fifth = len(prior) >= DOSES_IN_SCHEDULE
+    if not off_day and not fifth:
+        return None
+    reasons = []
+    if off_day:
+        reasons.append(f"day {day} is not within ±1 of days 0, 7, 14 or 21")
+    if fifth:
+        reasons.append(f"{len(prior)} idarubicin doses are already documented since day 0")
+    facts = [
+        *context,
+        *(
+            Fact("Prior idarubicin dose", f"day {(d.date - day0.date).days}", d.source, d.date)
+            for d in prior
+        ),
+    ]
+    what = f"a dose number {len(prior) + 1}" if fifth else f"day {day}"
+    return Finding(
+        rule=SCHEDULE,
+        indicator="info",
+        summary=f"Idarubicin {what}: outside the CALL-0603 schedule ({SCHEDULE})",
+        reason=(
+            "CALL-0603 gives four idarubicin doses, on days 0, 7, 14 and 21: "
+            + "; ".join(reasons)
+            + "."
+        ),
+        facts=tuple(facts),
+    )
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _latest(values: list[Value] | tuple[Value, ...]) -> Value:
+    # Several on the latest date: the lowest, the reading that withholds rather than gives.
+    return max(values, key=lambda v: (v.date, -v.value))
+
+
+def _num(value: Decimal | None, places: int | None = None) -> str:
+    if value is None:
+        return "?"
+    if places is not None:
+        value = value.quantize(Decimal(1).scaleb(-places))
+    return format(value.normalize(), "f")

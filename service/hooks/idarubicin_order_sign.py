@@ -1,0 +1,113 @@
+"""`reinduction-idarubicin-check` (order-sign): the CALL-0603 idarubicin checks (§9 ORD-IDA-*)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from cds_hooks.contexts import draft_orders
+from cds_hooks.discovery import Handler
+from cds_hooks.models import Card, HookRequest
+from cds_hooks.prefetch import Prefetched
+from mappings.codesets import ORDER_OBSERVATION_SETS, CodeSets
+from mappings.fhirjson import ref
+from mappings.orders import read_drafts, read_record
+from service.domain.orders import check_order, unreadable_order
+from service.hooks.base import HookEnv, HookModule
+from service.order_cards import SERVICE_ID, order_cards
+
+# Without the patient and the conditions the relapse (and so whether the checks apply) is unknown.
+REQUIRED_KEYS = frozenset({"patient", "conditions"})
+KEY_LABELS = {
+    "careplans": "CarePlans (reinduction day 0)",
+    "procedures": "Procedures (reinduction start)",
+    "observations": "Observations (blood counts, body size, marrow blasts)",
+    "medications": "MedicationRequests (reinduction drugs, prior idarubicin)",
+    "administrations": "MedicationAdministrations (reinduction drugs, prior idarubicin)",
+}
+
+
+def prefetch_templates(codes: CodeSets) -> dict[str, str]:
+    """Valid R4 searches, the Observation and Procedure codes from the configured code sets."""
+    patient = "{{context.patientId}}"
+    observation_codes = ",".join(
+        f"{system}|{code}" for system, code in codes.observation_codes(ORDER_OBSERVATION_SETS)
+    )
+    start_codes = ",".join(
+        f"{system}|{code}" for system, code in codes.observation_codes(("reinduction_start",))
+    )
+    return {
+        "patient": f"Patient/{patient}",
+        "conditions": f"Condition?patient={patient}",
+        "careplans": f"CarePlan?patient={patient}",
+        "procedures": f"Procedure?patient={patient}&code={start_codes}",
+        "observations": f"Observation?patient={patient}&code={observation_codes}",
+        "medications": f"MedicationRequest?patient={patient}",
+        "administrations": f"MedicationAdministration?patient={patient}",
+    }
+
+
+def check_drafts(
+    drafts: Sequence[Mapping[str, Any]],
+    resources: Sequence[Mapping[str, Any]],
+    env: HookEnv,
+    *,
+    patient_id: str,
+    failures: Sequence[str] = (),
+) -> list[Card]:
+    """The cards for the idarubicin drafts among `drafts` (none: no card)."""
+    found = read_drafts(
+        drafts, resources, env.codes, patient_id=patient_id, request_date=env.today()
+    )
+    if not found:
+        return []
+    record = read_record(
+        resources,
+        env.codes,
+        patient_id=patient_id,
+        draft_refs=frozenset(ref(d) for d in drafts),
+        failures=failures,
+    )
+    cards: list[Card] = []
+    for draft in found:
+        if draft.order is None:
+            findings = unreadable_order(record, draft.problem or "the draft order")
+        else:
+            findings = check_order(draft.order, record)
+        cards += order_cards(findings, draft.resource)
+    return cards
+
+
+def _handler(env: HookEnv) -> Handler:
+    def handle(hook: HookRequest, prefetched: Prefetched) -> Sequence[Card]:
+        resources = [r for found in prefetched.resources.values() for r in found]
+        return check_drafts(
+            draft_orders(hook.context),
+            resources,
+            env,
+            patient_id=hook.patient_id,
+            failures=[KEY_LABELS.get(key, key) for key in prefetched.failures],
+        )
+
+    return handle
+
+
+HOOK = HookModule(
+    id=SERVICE_ID,
+    hook="order-sign",
+    title="Relapsed childhood ALL: CALL-0603 idarubicin checks at signing",
+    description=(
+        "Checks a draft idarubicin order in reinduction of a first relapse against CALL-0603 "
+        "(10 mg/m² on days 0, 7, 14 and 21; withheld on day 14 or 21 when ANC < 500/µL or "
+        "platelets < 50,000/µL unless the day-14 marrow is M3), with rule ids (ORD-IDA-*), the "
+        "values and their resources. Decision support, not a decision."
+    ),
+    prefetch=prefetch_templates,
+    handler=_handler,
+    required_keys=REQUIRED_KEYS,
+    usage_requirements=(
+        "Grant read access to Patient, Condition, CarePlan, Procedure, Observation, "
+        "MedicationRequest and MedicationAdministration; send draft MedicationRequests with an "
+        "id, RxNorm or ATC codes and doseQuantity in mg or mg/m2."
+    ),
+)

@@ -1,0 +1,403 @@
+"""CALL-0603 idarubicin checks (risk-schemes.md §9): the acceptance truth table per ORD-IDA-*.
+
+Each case is FHIR in, cards out (mapping, domain and cards; no HTTP). Test ids cite the rule.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from cds_hooks.models import Card, cards_response
+from mappings.codesets import load_codesets
+from service.hooks.base import HookEnv
+from service.hooks.idarubicin_order_sign import check_drafts
+from service.order_cards import FINDINGS_EXTENSION
+from service.settings import Settings
+from tests.service.order_builders import (
+    DAY0,
+    anc,
+    bsa,
+    day,
+    draft,
+    given,
+    good_counts,
+    height,
+    marrow,
+    platelets,
+    record,
+    weight,
+)
+
+ENV = HookEnv(settings=Settings(auth="none"), codes=load_codesets(), today=lambda: DAY0)
+
+
+def cards(
+    order: dict[str, Any], *extra: dict[str, Any], base: list[dict[str, Any]] | None = None
+) -> list[Card]:
+    resources = (record() if base is None else base) + list(extra)
+    return check_drafts([order], resources, ENV, patient_id="p")
+
+
+def rules(found: list[Card]) -> list[tuple[str, str]]:
+    return [(c.extension[FINDINGS_EXTENSION]["rule"], c.indicator) for c in found if c.extension]
+
+
+def ext(card: Card) -> dict[str, Any]:
+    assert card.extension is not None
+    return dict(card.extension[FINDINGS_EXTENSION])
+
+
+# --- ORD-IDA-DOSE ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("dose", "unit", "size", "expected"),
+    [
+        pytest.param(10, "mg/m2", [], [], id="ORD-IDA-DOSE-10-per-m2"),
+        pytest.param(12, "mg/m2", [], [("ORD-IDA-DOSE", "warning")], id="ORD-IDA-DOSE-12-per-m2"),
+        pytest.param(10.01, "mg/m2", [], [("ORD-IDA-DOSE", "warning")], id="ORD-IDA-DOSE-10.01"),
+        pytest.param(12, "mg", [bsa(1.2)], [], id="ORD-IDA-DOSE-mg-bsa-exactly-10"),
+        pytest.param(
+            15, "mg", [bsa(1.2)], [("ORD-IDA-DOSE", "warning")], id="ORD-IDA-DOSE-mg-bsa-12.5"
+        ),
+        # Mosteller: sqrt(120 cm x 30 kg / 3600) = 1.0 m2.
+        pytest.param(10, "mg", [height(120), weight(30)], [], id="ORD-IDA-DOSE-mg-height-weight"),
+        pytest.param(
+            11,
+            "mg",
+            [height(120), weight(30)],
+            [("ORD-IDA-DOSE", "warning")],
+            id="ORD-IDA-DOSE-mg-hw-11",
+        ),
+        pytest.param(
+            11,
+            "mg",
+            [height(120, on=day(-17)), weight(30)],
+            [("ORD-IDA-DOSE", "info")],
+            id="ORD-IDA-DOSE-height-31-days-old",
+        ),
+        pytest.param(
+            11,
+            "mg",
+            [height(120, on=day(-16)), weight(30)],
+            [("ORD-IDA-DOSE", "warning")],
+            id="ORD-IDA-DOSE-height-30-days-old",
+        ),
+        pytest.param(10, "mg", [], [("ORD-IDA-DOSE", "info")], id="ORD-IDA-DOSE-mg-no-body-size"),
+        pytest.param(
+            10, "mL", [bsa(1.0)], [("ORD-IDA-DOSE", "info")], id="ORD-IDA-DOSE-unit-unknown"
+        ),
+    ],
+)
+def test_dose(dose: float, unit: str, size: list[dict[str, Any]], expected: list[Any]) -> None:
+    assert rules(cards(draft(dose, unit), *size, *good_counts())) == expected
+
+
+def test_dose_warning_suggests_the_same_order_at_10_per_m2() -> None:
+    order = draft(12.5, "mg/m2")
+    (card,) = cards(order, *good_counts())
+    assert card.selection_behavior == "at-most-one"
+    (action,) = card.suggestions[0].actions
+    assert action.type == "update"
+    assert action.resource is not None
+    expected = {**order}
+    expected["dosageInstruction"] = [
+        {
+            **order["dosageInstruction"][0],
+            "doseAndRate": [
+                {
+                    "doseQuantity": {
+                        **order["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"],
+                        "value": 10,
+                    }
+                }
+            ],
+        }
+    ]
+    assert action.resource == expected
+    assert order["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]["value"] == 12.5
+    assert "12.5 mg/m²" in card.summary
+
+
+def test_dose_in_mg_is_suggested_in_mg_at_10_per_m2() -> None:
+    (card,) = cards(draft(15, "mg"), bsa(1.23), *good_counts())
+    (action,) = card.suggestions[0].actions
+    assert action.resource is not None
+    quantity = action.resource["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]
+    assert quantity == {
+        "value": 12.3,
+        "unit": "mg",
+        "system": "http://unitsofmeasure.org",
+        "code": "mg",
+    }
+    values = {v["label"]: v for v in ext(card)["values"]}
+    assert values["Body surface area"] == {
+        "label": "Body surface area",
+        "value": "1.23 m²",
+        "source": "Observation/bsa",
+        "date": day(0),
+    }
+
+
+def test_no_body_size_says_the_check_cannot_be_made_and_suggests_nothing() -> None:
+    (card,) = cards(draft(12, "mg"), *good_counts())
+    assert card.indicator == "info"
+    assert card.suggestions == ()
+    assert "ORD-IDA-DOSE" in card.summary
+    assert card.detail is not None
+    assert "no body surface area" in card.detail
+
+
+def test_the_latest_bsa_is_read() -> None:
+    old, new = bsa(1.0, on=day(-40)), bsa(1.5, on=day(0))
+    old["id"] = "bsa-old"
+    # 12 mg: 12 mg/m2 over the old BSA, 8 over the latest.
+    assert rules(cards(draft(12, "mg"), old, new, *good_counts())) == []
+
+
+# --- ORD-IDA-COUNTS / M3 / NOLABS and the order day ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("n", "expected"),
+    [
+        pytest.param(13, [("ORD-IDA-COUNTS", "warning")], id="ORD-IDA-COUNTS-day-13"),
+        pytest.param(14, [("ORD-IDA-COUNTS", "warning")], id="ORD-IDA-COUNTS-day-14"),
+        pytest.param(15, [("ORD-IDA-COUNTS", "warning")], id="ORD-IDA-COUNTS-day-15"),
+        pytest.param(
+            16, [("ORD-IDA-SCHEDULE", "info")], id="ORD-IDA-COUNTS-day-16-not-a-count-day"
+        ),
+        pytest.param(20, [("ORD-IDA-COUNTS", "warning")], id="ORD-IDA-COUNTS-day-20"),
+        pytest.param(21, [("ORD-IDA-COUNTS", "warning")], id="ORD-IDA-COUNTS-day-21"),
+        pytest.param(22, [("ORD-IDA-COUNTS", "warning")], id="ORD-IDA-COUNTS-day-22"),
+        pytest.param(7, [], id="ORD-IDA-COUNTS-day-7-not-checked"),
+    ],
+)
+def test_order_day_with_low_counts(n: int, expected: list[Any]) -> None:
+    low = [anc(300, on=day(n)), platelets(120_000, on=day(n))]
+    assert rules(cards(draft(on=day(n)), *low)) == expected
+
+
+@pytest.mark.parametrize("unit", ["/uL", "10*3/uL", "10*9/L"])
+@pytest.mark.parametrize(
+    ("anc_per_ul", "platelets_per_ul", "expected"),
+    [
+        pytest.param(499, 120_000, [("ORD-IDA-COUNTS", "warning")], id="ORD-IDA-COUNTS-anc-499"),
+        pytest.param(500, 120_000, [], id="ORD-IDA-COUNTS-anc-500"),
+        pytest.param(1200, 49_999, [("ORD-IDA-COUNTS", "warning")], id="ORD-IDA-COUNTS-plt-49999"),
+        pytest.param(1200, 50_000, [], id="ORD-IDA-COUNTS-plt-50000"),
+    ],
+)
+def test_count_limits_in_every_unit(
+    unit: str, anc_per_ul: int, platelets_per_ul: int, expected: list[Any]
+) -> None:
+    factor = 1 if unit == "/uL" else 1000
+    counts = [anc(anc_per_ul / factor, unit), platelets(platelets_per_ul / factor, unit)]
+    assert rules(cards(draft(), *counts)) == expected
+
+
+def test_counts_warning_suggests_deleting_the_draft_and_cites_the_values() -> None:
+    (card,) = cards(draft(), anc(0.3, "10*9/L", on=day(13)), platelets(40, "10*3/uL", on=day(13)))
+    (action,) = card.suggestions[0].actions
+    assert (action.type, action.resource_id) == ("delete", "MedicationRequest/draft-ida")
+    values = {v["label"]: v for v in ext(card)["values"]}
+    assert values["ANC"] == {
+        "label": "ANC",
+        "value": "300 /µL",
+        "source": "Observation/anc",
+        "date": day(13),
+    }
+    assert values["Platelets"]["value"] == "40000 /µL"
+    assert values["Reinduction day 0"]["source"] == "CarePlan/reinduction"
+    assert "ANC 300/µL < 500" in card.summary
+    assert "Platelets 40000/µL < 50000" in card.summary
+
+
+@pytest.mark.parametrize(
+    ("age", "expected"),
+    [
+        pytest.param(2, [("ORD-IDA-COUNTS", "warning")], id="ORD-IDA-COUNTS-2-days-old"),
+        pytest.param(3, [("ORD-IDA-NOLABS", "warning")], id="ORD-IDA-NOLABS-3-days-old"),
+    ],
+)
+def test_counts_within_two_days(age: int, expected: list[Any]) -> None:
+    counts = [anc(300, on=day(14 - age)), platelets(20_000, on=day(14 - age))]
+    assert rules(cards(draft(), *counts)) == expected
+
+
+@pytest.mark.parametrize(
+    ("counts", "expected"),
+    [
+        pytest.param([], [("ORD-IDA-NOLABS", "warning")], id="ORD-IDA-NOLABS-none"),
+        pytest.param(
+            [anc(1200)], [("ORD-IDA-NOLABS", "warning")], id="ORD-IDA-NOLABS-no-platelets"
+        ),
+        pytest.param(
+            [platelets(120_000)], [("ORD-IDA-NOLABS", "warning")], id="ORD-IDA-NOLABS-no-anc"
+        ),
+        # The other count already withholds the dose: COUNTS, not NOLABS.
+        pytest.param([anc(300)], [("ORD-IDA-COUNTS", "warning")], id="ORD-IDA-NOLABS-other-low"),
+    ],
+)
+def test_nolabs(counts: list[dict[str, Any]], expected: list[Any]) -> None:
+    assert rules(cards(draft(), *counts)) == expected
+
+
+@pytest.mark.parametrize(
+    ("blasts", "on", "expected"),
+    [
+        pytest.param(26, day(14), [("ORD-IDA-M3", "info")], id="ORD-IDA-M3-26-percent"),
+        pytest.param(25, day(14), [("ORD-IDA-COUNTS", "warning")], id="ORD-IDA-M3-25-is-M2"),
+        pytest.param(40, day(17), [("ORD-IDA-M3", "info")], id="ORD-IDA-M3-day-17"),
+        pytest.param(40, day(18), [("ORD-IDA-COUNTS", "warning")], id="ORD-IDA-M3-day-18-outside"),
+    ],
+)
+def test_day14_marrow_m3_replaces_counts(blasts: float, on: str, expected: list[Any]) -> None:
+    found = cards(
+        draft(on=day(21)), anc(300, on=day(21)), platelets(20_000, on=day(21)), marrow(blasts, on)
+    )
+    assert rules(found) == expected
+    assert all(not c.suggestions for c in found if c.indicator == "info")
+
+
+def test_the_day14_marrow_nearest_day_14_decides() -> None:
+    near, far = marrow(10, day(14), "bm-a"), marrow(60, day(12), "bm-b")
+    assert rules(cards(draft(), anc(300), platelets(20_000), near, far)) == [
+        ("ORD-IDA-COUNTS", "warning")
+    ]
+
+
+# --- ORD-IDA-SCHEDULE ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("n", "expected"),
+    [
+        pytest.param(-1, [], id="ORD-IDA-SCHEDULE-day-minus-1"),
+        pytest.param(0, [], id="ORD-IDA-SCHEDULE-day-0"),
+        pytest.param(2, [("ORD-IDA-SCHEDULE", "info")], id="ORD-IDA-SCHEDULE-day-2"),
+        pytest.param(8, [], id="ORD-IDA-SCHEDULE-day-8"),
+        pytest.param(10, [("ORD-IDA-SCHEDULE", "info")], id="ORD-IDA-SCHEDULE-day-10"),
+        pytest.param(28, [("ORD-IDA-SCHEDULE", "info")], id="ORD-IDA-SCHEDULE-day-28"),
+    ],
+)
+def test_schedule_days(n: int, expected: list[Any]) -> None:
+    assert rules(cards(draft(on=day(n)), *good_counts(day(n)))) == expected
+
+
+@pytest.mark.parametrize(
+    ("prior", "expected"),
+    [
+        pytest.param([0, 7, 14], [], id="ORD-IDA-SCHEDULE-fourth-dose"),
+        pytest.param(
+            [0, 7, 14, 21], [("ORD-IDA-SCHEDULE", "info")], id="ORD-IDA-SCHEDULE-fifth-dose"
+        ),
+    ],
+)
+def test_fifth_dose(prior: list[int], expected: list[Any]) -> None:
+    found = cards(draft(on=day(21)), *good_counts(day(21)), *(given(n) for n in prior))
+    assert rules(found) == expected
+    if expected:
+        assert "dose number 5" in found[0].summary
+
+
+def test_a_dose_before_day_0_is_not_of_this_reinduction() -> None:
+    before = given(-30)
+    assert (
+        rules(
+            cards(draft(on=day(21)), *good_counts(day(21)), before, *(given(n) for n in (0, 7, 14)))
+        )
+        == []
+    )
+
+
+# --- when the checks apply ----------------------------------------------------------------------
+
+
+def test_no_card_without_a_relapse() -> None:
+    from tests.mappings.builders import diagnosis, patient
+
+    assert cards(draft(30, "mg/m2"), base=[patient(), diagnosis()]) == []
+
+
+def test_no_card_in_a_second_relapse() -> None:
+    from tests.mappings.builders import relapse
+
+    # A relapse in 2024 makes the one of 2026-01-28 a second relapse.
+    base = [*record(), relapse("rel2", "2024-01-10", "14016003")]
+    assert cards(draft(30, "mg/m2"), base=base) == []
+
+
+def test_no_card_for_an_order_that_is_not_idarubicin() -> None:
+    order = draft(30, "mg/m2")
+    order["medicationCodeableConcept"] = {
+        "coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "11202"}]
+    }
+    assert cards(order) == []
+
+
+def test_no_day_0_says_the_checks_cannot_be_made() -> None:
+    from tests.mappings.builders import diagnosis, patient, relapse
+
+    (card,) = cards(
+        draft(30, "mg/m2"), base=[patient(), diagnosis(), relapse("rel", "2026-01-28", "14016003")]
+    )
+    assert card.indicator == "info"
+    assert not card.suggestions
+    assert card.detail is not None
+    assert "day 0 is not documented" in card.detail
+
+
+def test_day_0_from_the_first_reinduction_drug_given_after_the_relapse() -> None:
+    from tests.mappings.builders import diagnosis, patient, relapse
+
+    base = [patient(), diagnosis(), relapse("rel", "2026-01-28", "14016003"), given(0)]
+    (card,) = cards(draft(on=day(14)), anc(300), platelets(20_000), base=base)
+    values = {v["label"]: v for v in ext(card)["values"]}
+    assert values["Reinduction day 0"]["source"] == "MedicationAdministration/ida-given-0"
+
+
+def test_an_unreadable_count_stops_the_checks_rather_than_read_an_older_one() -> None:
+    newer = anc(3, "K/uL", on=day(14), rid="anc-new")
+    (card,) = cards(draft(), anc(1200, on=day(13)), platelets(120_000), newer)
+    assert card.indicator == "info"
+    assert ext(card)["values"] == [
+        {"label": "Missing", "value": "Observation/anc-new (value or unit not understood)"}
+    ]
+    assert card.detail is not None
+    assert "Observation/anc-new \\(value or unit not understood\\)" in card.detail
+
+
+def test_the_planned_date_falls_back_to_authored_on_then_the_request_date() -> None:
+    order = draft(on=None)  # authoredOn is day 13: a count day
+    assert rules(cards(order, anc(300, on=day(13)), platelets(120_000, on=day(13)))) == [
+        ("ORD-IDA-COUNTS", "warning")
+    ]
+    del order["authoredOn"]  # the request date (day 0)
+    assert rules(cards(order, *good_counts(day(0)))) == []
+
+
+def test_a_draft_for_another_patient_is_not_read() -> None:
+    order = draft(30, "mg/m2")
+    order["subject"] = {"reference": "Patient/other"}
+    assert cards(order) == []
+
+
+def test_several_findings_are_several_cards_and_valid_cds_hooks() -> None:
+    from cds_hooks.models import check_cards_response
+
+    found = cards(
+        draft(12.5, on=day(14)), anc(300), platelets(20_000), *(given(n) for n in (0, 3, 7, 10))
+    )
+    assert rules(found) == [
+        ("ORD-IDA-DOSE", "warning"),
+        ("ORD-IDA-COUNTS", "warning"),
+        ("ORD-IDA-SCHEDULE", "info"),
+    ]
+    assert check_cards_response(cards_response(found)) == []
+    for card in found:
+        assert card.source.url == "https://doi.org/10.3346/jkms.2017.32.4.642"
+        assert card.detail is not None
+        assert "J Korean Med Sci 2017;32(4):642" in card.detail
