@@ -220,7 +220,10 @@ def _episodes(
         if episodes and c.onset is not None:
             first = episodes[-1][0].onset or date.min
             day0 = min((d for d in reinduction_starts if d >= first), default=None)
-            if c.onset - first <= EPISODE_SPAN and (day0 is None or c.onset < day0):
+            # Conditions of the first day are one relapse even when reinduction began that day.
+            if c.onset - first <= EPISODE_SPAN and (
+                day0 is None or c.onset < day0 or c.onset == first
+            ):
                 episodes[-1].append(c)
                 continue
         episodes.append([c])

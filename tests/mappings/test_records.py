@@ -554,3 +554,17 @@ def test_another_snomed_site_is_other(codes: CodeSets) -> None:
     inputs = extract(_epic_record({**cc(SCT, "71854001"), "text": "Colon"}), codes)
     assert inputs.sites == frozenset({Site.OTHER})
     assert not inputs.sites_incomplete
+
+
+def test_conditions_of_the_relapse_day_stay_one_relapse_when_reinduction_starts(
+    codes: CodeSets,
+) -> None:
+    reinduction = _plan("ri", "Reinduction", "active", "2021-06-15", None)
+    resources = [
+        *_base(),
+        _epic_relapse("rel", "2021-06-15", cc(SCT, "14016003")),
+        _oracle_recurrence("rec", "2021-06-15"),
+        reinduction,
+    ]
+    inputs = extract(resources, codes)
+    assert (inputs.relapse_count, inputs.relapse_dates) == (1, (date(2021, 6, 15),))
