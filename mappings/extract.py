@@ -155,7 +155,7 @@ class _Record:
         if rtype == "Procedure" and status in _SKIPPED_PROCEDURES:
             read = ("hsct_procedure", "end_of_frontline_therapy")
             return str(status) if any(codes.match(k, cs) for k in read) else None
-        if rtype == "CarePlan" and status == "entered-in-error":
+        if rtype in ("CarePlan", "Specimen") and status == "entered-in-error":
             return str(status)
         return None
 
@@ -185,7 +185,8 @@ class _Record:
         if rtype == "CarePlan":
             return self.care_plans if r.get("status") != "entered-in-error" else None
         if rtype == "Specimen":
-            return self.specimen_list
+            # An entered-in-error copy with the same id must not replace the sample that stands.
+            return self.specimen_list if r.get("status") != "entered-in-error" else None
         return None
 
 
