@@ -47,7 +47,8 @@ def draft_orders(context: Mapping[str, Any]) -> list[Mapping[str, Any]]:
         resource = entry.get("resource")
         if not isinstance(resource, dict):
             raise BadRequest(where, "is required and must be a FHIR resource")
-        if resource.get("resourceType") not in ORDER_TYPES:
+        kind = resource.get("resourceType")
+        if not isinstance(kind, str) or kind not in ORDER_TYPES:  # a list would not hash
             raise BadRequest(
                 where + ".resourceType", f"must be an order: one of {sorted(ORDER_TYPES)}"
             )

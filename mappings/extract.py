@@ -148,7 +148,7 @@ class _Record:
         cs = list(codings(r.get("code")))
         if rtype == "Condition" and _entered_in_error(r) and cond.is_relevant(r, codes):
             return "verification status"
-        status = r.get("status")
+        status = as_str(r.get("status"))  # a list or an object would not hash
         kinds = _OBSERVATION_KINDS
         if rtype == "Observation" and status in obs.SKIPPED_STATUSES:
             return str(status) if any(codes.match(k, cs) for k in kinds) else None
@@ -169,7 +169,7 @@ class _Record:
                 return None
             return self.conditions if cond.is_relevant(r, codes) else None
         if rtype == "Observation":
-            if r.get("status") in obs.SKIPPED_STATUSES:
+            if as_str(r.get("status")) in obs.SKIPPED_STATUSES:
                 return None
             kind = codes.first_set(_OBSERVATION_KINDS, codings(r.get("code")))
             return None if kind is None else self.observations[kind]
@@ -223,7 +223,7 @@ def extract(resources: Iterable[Mapping[str, Any]], codes: CodeSets) -> RelapseI
     rec = _Record(codes)
     resources = list(resources)
     patient_ids = {
-        r.get("id")
+        as_str(r.get("id"))
         for r in resources
         if isinstance(r, Mapping) and r.get("resourceType") == "Patient"
     }

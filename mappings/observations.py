@@ -18,6 +18,7 @@ Readings where the contract is silent (issue 12):
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -57,13 +58,18 @@ _IAMP21 = re.compile(r"iamp\(?21\)?|amp\(21\)", re.IGNORECASE)
 
 
 def _number(m: re.Match[str]) -> float:
-    if m["pexp"] is not None:
-        value = 10.0 ** int(m["pexp"])
-    else:
-        value = float(m["mant"])
-        exp = m["exp"] or m["eexp"]
-        if exp is not None:
-            value *= 10.0 ** int(exp)
+    """The number written; inf when a float cannot hold it ("1e400", an exponent of thousands
+    of digits), which the callers' range checks refuse as unreadable."""
+    try:
+        if m["pexp"] is not None:
+            value = 10.0 ** int(m["pexp"])
+        else:
+            value = float(m["mant"])
+            exp = m["exp"] or m["eexp"]
+            if exp is not None:
+                value *= 10.0 ** int(exp)
+    except (OverflowError, ValueError):
+        return math.inf
     return value / 100 if m["pct"] else value
 
 

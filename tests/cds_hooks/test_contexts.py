@@ -48,6 +48,10 @@ def test_order_sign_takes_a_bundle_of_drafts() -> None:
             _bundle({"resourceType": "Observation", "id": "o1", "status": "draft"}),
             "context.draftOrders.entry[0].resource.resourceType",
         ),
+        (
+            _bundle({**DRAFT, "resourceType": ["MedicationRequest"]}),
+            "context.draftOrders.entry[0].resource.resourceType",
+        ),
         (_bundle({**DRAFT, "status": "active"}), "context.draftOrders.entry[0].resource.status"),
         (_bundle(DRAFT, {**DRAFT, "id": ".."}), "context.draftOrders.entry[1].resource.id"),
         (
