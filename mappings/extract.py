@@ -14,7 +14,7 @@ from mappings.codesets import CodeSets
 from mappings.errors import InvalidBundle
 from mappings.fhirjson import as_str, codings, ref, validation_problem, with_time_zones
 from mappings.patient import read_patient
-from mappings.therapy import frontline_therapy, hsct_events, reinduction_starts
+from mappings.therapy import frontline_therapy, hsct_events, performed_date, reinduction_starts
 from service.domain.inputs import Genetics, Lineage, MarkerStatus, Mrd, RelapseInputs
 
 MRD_WINDOW = (timedelta(days=21), timedelta(days=60))
@@ -99,6 +99,7 @@ class _Record:
         self.observations: dict[str, list[Mapping[str, Any]]] = {k: [] for k in _OBSERVATION_KINDS}
         self.hsct_procedures: list[Mapping[str, Any]] = []
         self.eot_procedures: list[Mapping[str, Any]] = []
+        self.reinduction_procedures: list[Mapping[str, Any]] = []
         self.care_plans: list[Mapping[str, Any]] = []
         self.specimens: dict[str, Mapping[str, Any]] = {}
         self.specimen_list: list[Mapping[str, Any]] = []
@@ -153,7 +154,7 @@ class _Record:
         if rtype == "Observation" and status in obs.SKIPPED_STATUSES:
             return str(status) if any(codes.match(k, cs) for k in kinds) else None
         if rtype == "Procedure" and status in _SKIPPED_PROCEDURES:
-            read = ("hsct_procedure", "end_of_frontline_therapy")
+            read = ("hsct_procedure", "end_of_frontline_therapy", "reinduction_start")
             return str(status) if any(codes.match(k, cs) for k in read) else None
         if rtype in ("CarePlan", "Specimen") and status == "entered-in-error":
             return str(status)
@@ -181,6 +182,8 @@ class _Record:
                 return self.hsct_procedures
             if codes.match("end_of_frontline_therapy", cs) is not None:
                 return self.eot_procedures
+            if codes.match("reinduction_start", cs) is not None:
+                return self.reinduction_procedures
             return None
         if rtype == "CarePlan":
             return self.care_plans if r.get("status") != "entered-in-error" else None
@@ -251,7 +254,10 @@ def extract(resources: Iterable[Mapping[str, Any]], codes: CodeSets) -> RelapseI
         warnings.append("no Patient: birth date and sex are unknown")
 
     facts = [cond.read_condition(c, codes) for c in rec.conditions]
-    starts = reinduction_starts(rec.care_plans, codes)
+    # Reinduction day 0, first found of (contract): a reinduction CarePlan, a coded start event.
+    starts = reinduction_starts(rec.care_plans, codes) or sorted(
+        (d, ref(p)) for p in rec.reinduction_procedures if (d := performed_date(p)) is not None
+    )
     rel = cond.relapse_facts(facts, [d for d, _ in starts])
     warnings.extend(rel.warnings)
     sources.update(rel.sources)

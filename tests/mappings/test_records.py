@@ -568,3 +568,18 @@ def test_conditions_of_the_relapse_day_stay_one_relapse_when_reinduction_starts(
     ]
     inputs = extract(resources, codes)
     assert (inputs.relapse_count, inputs.relapse_dates) == (1, (date(2021, 6, 15),))
+
+
+def test_a_coded_reinduction_start_procedure_gives_day0(codes: CodeSets) -> None:
+    start = {
+        "resourceType": "Procedure",
+        "id": "d0",
+        "status": "completed",
+        "code": cc("urn:relapse-all-cds:concept", "reinduction-start"),
+        "subject": {"reference": "Patient/p"},
+        "performedDateTime": "2021-06-20",
+    }
+    later = _epic_relapse("rel-2", "2021-08-01", cc(SCT, "21483005"))
+    resources = [*_base(), _epic_relapse("rel", "2021-06-15", cc(SCT, "14016003")), later]
+    assert extract([*resources, start], codes).relapse_count == 2
+    assert extract([*resources, start | {"status": "not-done"}], codes).relapse_count == 1
