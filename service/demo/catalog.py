@@ -18,10 +18,13 @@ class DemoPatient:
     patient_id: str
     name: str
     bundle: dict[str, Any]
+    # Draft orders to sign (an order-sign `draftOrders` Bundle), from demo/orders/<key>.json.
+    draft_orders: dict[str, Any] | None = None
 
 
 def demo_patients() -> list[DemoPatient]:
     folder = resources.files("service.demo") / "patients"
+    orders = resources.files("service.demo") / "orders"
     found = []
     for item in sorted(folder.iterdir(), key=lambda p: p.name):
         if not item.name.endswith(".json"):
@@ -32,8 +35,15 @@ def demo_patients() -> list[DemoPatient]:
         )
         first = (patient.get("name") or [{}])[0]
         name = first.get("text") or " ".join([*first.get("given", []), first.get("family", "")])
+        drafts = orders / item.name
         found.append(
-            DemoPatient(item.name[:-5], patient["id"], name.strip() or patient["id"], bundle)
+            DemoPatient(
+                item.name[:-5],
+                patient["id"],
+                name.strip() or patient["id"],
+                bundle,
+                json.loads(drafts.read_text(encoding="utf-8")) if drafts.is_file() else None,
+            )
         )
     return found
 

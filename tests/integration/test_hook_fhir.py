@@ -12,6 +12,7 @@ import requests
 from cds_hooks.models import check_cards_response
 from service.cards import ASSESSMENT_EXTENSION
 from service.demo.catalog import DemoPatient
+from service.hooks import REGISTERED
 from tests.integration.conftest import DEADLINE, post_hook
 from tests.integration.faulty_fhir import Fault, FaultyFhir
 
@@ -63,7 +64,7 @@ def prefetch_for(service_url: str, fhir_base: str, patient_id: str) -> dict[str,
 
 def test_discovery_lists_the_service(service_url: str) -> None:
     services = requests.get(f"{service_url}/cds-services", timeout=10).json()["services"]
-    assert [s["id"] for s in services] == ["relapsed-all-risk"]
+    assert [s["id"] for s in services] == [hook.id for hook in REGISTERED]
     assert services[0]["hook"] == "patient-view"
     prefetch = services[0]["prefetch"]
     assert prefetch["patient"] == "Patient/{{context.patientId}}"

@@ -6,6 +6,7 @@ import json
 import subprocess
 
 from service.demo.catalog import DemoPatient
+from service.order_cards import FINDINGS_EXTENSION
 from tests.service.test_cli import SCRIPT
 
 
@@ -27,6 +28,18 @@ def test_sandbox_loads_the_patients_and_prints_their_cards(
         for line in lines:
             assert line["status"] == 200
             assert len(line["response"]["cards"]) == 2
+        # The demo patient with a draft order: order-sign answers the CALL-0603 warnings.
+        signed = [line["order_sign"] for line in lines if "order_sign" in line]
+        assert [p.patient_id for p in patients if p.draft_orders] == [
+            line["patient"].removeprefix("Patient/") for line in lines if "order_sign" in line
+        ]
+        assert signed
+        for answer in signed:
+            assert answer["status"] == 200
+            rules = [
+                c["extension"][FINDINGS_EXTENSION]["rule"] for c in answer["response"]["cards"]
+            ]
+            assert rules == ["ORD-IDA-DOSE", "ORD-IDA-COUNTS"]
 
 
 def test_sandbox_reports_an_unreachable_fhir_server() -> None:

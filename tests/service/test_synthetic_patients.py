@@ -77,3 +77,12 @@ def test_start_page_and_smart_banner_show_the_same_name() -> None:
     for demo in demo_patients():
         (patient,) = _patients(demo.bundle)
         assert demo.name == patient_name(patient) == patient["name"][0]["text"]
+
+
+def test_the_order_sign_demo_files_are_what_their_generator_writes() -> None:
+    from tests.fixtures.make_order_demo import files
+
+    for path, text in files().items():
+        assert path.read_text(encoding="utf-8") == text, (
+            f"{path}: run tests.fixtures.make_order_demo"
+        )
