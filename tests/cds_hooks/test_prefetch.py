@@ -78,6 +78,16 @@ def test_operation_outcome_is_a_failure_not_no_data() -> None:
     assert set(prefetched.failures) == {"patient", "obs"}
 
 
+@pytest.mark.parametrize("severity", ["warning", "information"])
+def test_s10_operation_outcome_with_only_warnings_is_no_data_not_a_failure(severity: str) -> None:
+    """risk-schemes.md §10: only warning/information issues → no data, not a failure."""
+    outcome = {"resourceType": "OperationOutcome", "issue": [{"severity": severity, "code": "x"}]}
+    wrapped = {"resourceType": "Bundle", "entry": [{"resource": outcome}]}
+    prefetched = resolve(request({"patient": PATIENT, "obs": wrapped}), TEMPLATES, None, later())
+    assert prefetched.resources == {"patient": [PATIENT], "obs": []}
+    assert prefetched.failures == {}
+
+
 def test_absent_keys_without_fhir_server_fail_as_not_provided() -> None:
     prefetched = resolve(request({"patient": PATIENT}), TEMPLATES, None, later())
     assert prefetched.resources == {"patient": [PATIENT]}

@@ -110,6 +110,8 @@ def _assert_forbidden(response: TestResponse) -> None:
 def test_an_issuer_may_name_only_its_fhir_servers(
     authenticator: JwtAuthenticator, make_token: TokenFactory, tmp_path: Path, server: str
 ) -> None:
+    """risk-schemes.md §10: each trusted issuer lists its allowed fhirServer bases; any other
+    gets 403 before a connection is made."""
     responses.add_passthru("http://127.0.0.1")  # the loopback JWKS server
     token = make_token(audience=PUBLIC_URL + "/cds-services/echo")
     response = _client(authenticator, tmp_path).post(
