@@ -104,6 +104,6 @@ def _without_relapse(
         schemes={
             name: SchemeResult(NOT_APPLICABLE, _BASE_RULES[name], (), why) for name in SCHEMES
         },
-        pathway=Pathway(primary, INDETERMINATE, (), (), why),
+        pathway=Pathway(primary, primary, INDETERMINATE, (), (), why),
         warnings=inputs.warnings,
     )

@@ -42,7 +42,8 @@ class SchemeResult:
 
 @dataclass(frozen=True, slots=True)
 class Pathway:
-    scheme: str
+    scheme: str  # the scheme followed: the primary, or the one PATH-0 handed over to
+    primary: str  # the configured primary scheme
     plan: str  # chemotherapy / mrd_directed / chemotherapy_then_hsct / relapsed_refractory /
     #            indeterminate
     additions: tuple[str, ...]
@@ -50,6 +51,8 @@ class Pathway:
     reason: str = ""
     decided_by: tuple[str, ...] = ()  # inputs whose result would decide the plan
     evidence: tuple[str, ...] = ()  # EV-* ids
+    threshold: float | None = None  # the post-induction MRD threshold of an mrd_directed plan
+    plan_rules: tuple[str, ...] = ()  # the rules that chose the plan (a subset of `rules`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,9 +155,12 @@ class Assessment:
             },
             "pathway": {
                 "scheme": self.pathway.scheme,
+                "primary": self.pathway.primary,
                 "plan": self.pathway.plan,
+                "threshold": self.pathway.threshold,
                 "additions": list(self.pathway.additions),
                 "rules": list(self.pathway.rules),
+                "plan_rules": list(self.pathway.plan_rules),
                 "reason": self.pathway.reason,
                 "decided_by": list(self.pathway.decided_by),
                 "evidence": list(self.pathway.evidence),

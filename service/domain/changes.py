@@ -6,24 +6,23 @@ from __future__ import annotations
 from service.domain.assessment import Change, Pathway, SchemeResult
 from service.domain.facts import Patch, Space
 from service.domain.inputs import RelapseInputs
-from service.domain.pathway import PLAN_RULE_IDS, pathway_for
+from service.domain.pathway import pathway_for
 from service.domain.schemes import TITLES, assess_scheme
 
 _GENETICS: dict[tuple[object, ...], str] = {
-    (False, False, False): "no high-risk genetic marker",
-    (True, False, False): "a high-risk marker other than BCR-ABL1 and TP53 (e.g. KMT2A)",
-    (True, True, False): "BCR-ABL1 present",
-    (True, False, True): "TP53 alteration present",
+    (False, False): "no high-risk genetic marker",
+    (True, False): "a high-risk marker other than TP53 (e.g. BCR-ABL1, KMT2A)",
+    (True, True): "TP53 alteration present",
 }
 
 
-def _condition(key: str, patch: Patch) -> str | None:
+def _condition(key: str, patch: Patch) -> str:
     values = dict(patch)
     if key == "mrd":
         return f"post-induction MRD {values['mrd']}"
     if key == "genetics":
-        flags = (values["high_risk_genetics"], values["bcr_abl1"], values["tp53"])
-        return _GENETICS.get(flags)
+        flags = (values["high_risk_genetics"], values["tp53"])
+        return _GENETICS[flags]
     if key == "eot":
         if values["within6"]:
             return "relapse < 6 months after the end of frontline therapy (or on therapy)"
@@ -53,8 +52,6 @@ def what_would_change(
             continue
         for patch in dim.values:
             condition = _condition(key, patch)
-            if condition is None:
-                continue
             narrowed = space.restrict(key, (patch,))
             result = assess_scheme(primary, narrowed)
             plan = pathway_for(narrowed, primary, result)
@@ -62,8 +59,8 @@ def what_would_change(
             if result.group != scheme.group:
                 effects.append(f"{TITLES[primary]}: {result.group} ({result.rule})")
             if plan.plan != pathway.plan:
-                rule = next((r for r in plan.rules if r in PLAN_RULE_IDS), None)
-                effects.append(f"plan: {plan.plan}" + (f" ({rule})" if rule else ""))
+                rules = ", ".join(plan.plan_rules)
+                effects.append(f"plan: {plan.plan}" + (f" ({rules})" if rules else ""))
             if effects:
                 changes.append(Change(name, condition, "; ".join(effects)))
     return tuple(changes)

@@ -50,9 +50,13 @@ class MrdBand(StrEnum):
     BELOW_1E3 = "1e-4 to < 1e-3"
     AT_LEAST_1E3 = "≥ 1e-3"
 
+    @property
+    def upper_bound(self) -> float | None:
+        """The band's exclusive upper bound; None for the open top band."""
+        return {MrdBand.BELOW_1E4: 1e-4, MrdBand.BELOW_1E3: 1e-3}.get(self)
+
     def below(self, threshold: float) -> bool:
-        upper = {MrdBand.BELOW_1E4: 1e-4, MrdBand.BELOW_1E3: 1e-3}.get(self)
-        return upper is not None and upper <= threshold
+        return self.upper_bound is not None and self.upper_bound <= threshold
 
 
 def mrd_position(mrd: Mrd | None, threshold: float) -> bool | None:
@@ -92,10 +96,11 @@ class Facts:
     sites: frozenset[Site]
     mrd: MrdBand
     high_risk_genetics: bool
-    bcr_abl1: bool
     tp53: bool
     age15: bool  # age ≥ 15 years at diagnosis
     later_relapse: bool = False
+    # A trial exclusion counts only when documented (§3), so it is fixed, never a world value.
+    bcr_abl1: MarkerStatus = MarkerStatus.ABSENT
     prior_hsct: bool = False
     refractory: bool = False
 
@@ -213,8 +218,8 @@ def build_space(inputs: RelapseInputs, age: int | None) -> Space:
             "genetics",
             ("genetics",),
             tuple(
-                (("high_risk_genetics", hr), ("bcr_abl1", bcr), ("tp53", tp53))
-                for hr, bcr, tp53 in _genetics_values(inputs)
+                (("high_risk_genetics", hr), ("tp53", tp53))
+                for hr, tp53 in _genetics_values(inputs)
             ),
         ),
         Dimension(
@@ -231,17 +236,17 @@ def build_space(inputs: RelapseInputs, age: int | None) -> Space:
         sites=frozenset({Site.MARROW}),
         mrd=MrdBand.BELOW_1E4,
         high_risk_genetics=False,
-        bcr_abl1=False,
         tp53=False,
         age15=False,
         later_relapse=inputs.relapse_count >= 2,
+        bcr_abl1=inputs.genetics.status("BCR-ABL1"),
         prior_hsct=inputs.prior_hsct,
         refractory=inputs.refractory,
     )
     return Space(dims, fixed)
 
 
-def _genetics_values(inputs: RelapseInputs) -> list[tuple[bool, bool, bool]]:
+def _genetics_values(inputs: RelapseInputs) -> list[tuple[bool, bool]]:
     statuses = {m: inputs.genetics.status(m) for m in HIGH_RISK_MARKERS}
 
     def possible(marker_statuses: list[MarkerStatus]) -> tuple[bool, ...]:
@@ -250,13 +255,9 @@ def _genetics_values(inputs: RelapseInputs) -> list[tuple[bool, bool, bool]]:
         return (False, True) if MarkerStatus.NOT_TESTED in marker_statuses else (False,)
 
     return [
-        (hr, bcr, tp53)
-        for hr, bcr, tp53 in product(
-            possible(list(statuses.values())),
-            possible([statuses["BCR-ABL1"]]),
-            possible([statuses["TP53"]]),
-        )
-        if hr or not (bcr or tp53)
+        (hr, tp53)
+        for hr, tp53 in product(possible(list(statuses.values())), possible([statuses["TP53"]]))
+        if hr or not tp53
     ]
 
 

@@ -1,13 +1,25 @@
-"""The treatment pathway (risk-schemes.md §4, PATH-1…PATH-9), following the primary scheme."""
+"""The treatment pathway (risk-schemes.md §4, PATH-0…PATH-9), following the primary scheme.
+
+Plan resolution (§4): the plan is worked out in every possible world of the missing inputs. One
+plan in every world is the plan; a plan that the post-induction MRD alone decides is
+`mrd_directed`, with the threshold it turns on; anything else is `indeterminate`, naming the
+inputs that decide it.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from service.domain.assessment import INDETERMINATE, NOT_APPLICABLE, Pathway, SchemeResult
-from service.domain.facts import Facts, Space, decide
+from service.domain.assessment import (
+    INDETERMINATE,
+    NOT_APPLICABLE,
+    SCHEMES,
+    Pathway,
+    SchemeResult,
+)
+from service.domain.facts import DIMENSIONS, Facts, MrdBand, Space, decide
 from service.domain.inputs import Lineage, Site
-from service.domain.schemes import CLASSIFIERS, READS, TITLES
+from service.domain.schemes import CLASSIFIERS, TITLES
 
 CHEMOTHERAPY = "chemotherapy"
 MRD_DIRECTED = "mrd_directed"
@@ -31,9 +43,7 @@ PLAN_RULES: dict[tuple[str, str], str] = {
     ("inpog", "standard"): "PATH-2",
     ("inpog", "high"): "PATH-4",
 }
-PLAN_RULE_IDS = frozenset({"PATH-1", "PATH-2", "PATH-3", "PATH-4"})
 PATH3_THRESHOLDS: dict[str, float] = {"bfm": 1e-3, "intreall": 1e-3, "allr3": 1e-4}
-_LABELS = {1e-3: "1e-3", 1e-4: "1e-4"}
 # Additions in the order `Pathway.additions` lists them.
 ADDITIONS: tuple[str, ...] = (
     "blinatumomab",
@@ -43,6 +53,7 @@ ADDITIONS: tuple[str, ...] = (
     "t_lineage_agents",
     "supportive_care",
 )
+SUPPORTIVE_CARE = frozenset({("supportive_care", "PATH-9")})
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,28 +61,41 @@ class WorldPlan:
     """The plan in one fully known world."""
 
     plan: str
-    rule: str | None  # PATH-1…PATH-4, None when no scheme applies
-    group: str
+    rules: tuple[str, ...]  # the rules that chose the plan (PATH-0…PATH-4, PATH-6)
+    scheme: str  # the scheme followed
+    group: str  # its group
     additions: frozenset[tuple[str, str]]  # (addition, PATH id)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.plan, self.scheme)
 
 
 def world_plan(f: Facts, primary: str) -> WorldPlan:
     if f.later_relapse or f.refractory:
-        return WorldPlan(
-            RELAPSED_REFRACTORY, "PATH-1", "", frozenset({("supportive_care", "PATH-9")})
-        )
+        return WorldPlan(RELAPSED_REFRACTORY, ("PATH-1",), primary, "", SUPPORTIVE_CARE)
+    scheme, rules = primary, tuple[str, ...]()
     group = CLASSIFIERS[primary](f).group
-    plan, rule = INDETERMINATE, None
-    if group != NOT_APPLICABLE:
-        rule = PLAN_RULES[(primary, group)]
-        if primary == "intreall" and group == "standard" and f.marrow:
-            rule = "PATH-3"
-        if rule == "PATH-3":
-            below = f.mrd.below(PATH3_THRESHOLDS[primary])
-            plan = CHEMOTHERAPY if below else CHEMOTHERAPY_THEN_HSCT
-        else:
-            plan = CHEMOTHERAPY if rule == "PATH-2" else CHEMOTHERAPY_THEN_HSCT
-    additions = {("supportive_care", "PATH-9")}
+    if group == NOT_APPLICABLE:
+        # PATH-0: the first scheme that applies, in the spec's order (that of SCHEMES).
+        applying = [s for s in SCHEMES if CLASSIFIERS[s](f).group != NOT_APPLICABLE]
+        if not applying:
+            return WorldPlan(INDETERMINATE, (), primary, group, SUPPORTIVE_CARE)
+        scheme, rules = applying[0], ("PATH-0",)
+        group = CLASSIFIERS[scheme](f).group
+    rule = PLAN_RULES[(scheme, group)]
+    if scheme == "intreall" and group == "standard" and f.marrow:
+        rule = "PATH-3"
+    if rule == "PATH-3":
+        below = f.mrd.below(PATH3_THRESHOLDS[scheme])
+        plan = CHEMOTHERAPY if below else CHEMOTHERAPY_THEN_HSCT
+    else:
+        plan = CHEMOTHERAPY if rule == "PATH-2" else CHEMOTHERAPY_THEN_HSCT
+    rules += (rule,)
+    if f.tp53 and plan == CHEMOTHERAPY:
+        plan, rules = CHEMOTHERAPY_THEN_HSCT, (*rules, "PATH-6")
+    additions = set(SUPPORTIVE_CARE)
+    # PATH-5 follows the plan after PATH-6, not the risk group.
     if f.lineage is Lineage.B and f.marrow and plan == CHEMOTHERAPY_THEN_HSCT:
         additions.add(("blinatumomab", "PATH-5"))
     if f.tp53:
@@ -82,53 +106,107 @@ def world_plan(f: Facts, primary: str) -> WorldPlan:
         additions.add(("testicular_local_therapy", "PATH-7"))
     if f.lineage is Lineage.T:
         additions.add(("t_lineage_agents", "PATH-8"))
-    return WorldPlan(plan, rule, group, frozenset(additions))
+    return WorldPlan(plan, rules, scheme, group, frozenset(additions))
+
+
+def threshold_label(threshold: float) -> str:
+    """1e-3 → "1e-3", as the spec writes thresholds."""
+    return f"{threshold:.0e}".replace("e-0", "e-")
+
+
+def _by_rule(rules: set[str]) -> tuple[str, ...]:
+    return tuple(sorted(rules, key=lambda r: int(r.split("-")[1])))
+
+
+def _mrd_threshold(space: Space, primary: str) -> float | None:
+    """The threshold when the post-induction MRD alone decides the plan, else None.
+
+    It does when every MRD band gives one plan whatever the other unknowns are, the bands below
+    some threshold giving chemotherapy and those at or above it chemotherapy then HSCT.
+    """
+    bands = space.dim("mrd").values
+    keys: list[tuple[str, str]] = []
+    for band in bands:
+        narrowed = space.restrict("mrd", (band,))
+        plans_here = {world_plan(f, primary).key for _, f in narrowed.worlds()}
+        if len(plans_here) != 1:
+            return None
+        keys.append(plans_here.pop())
+    plans = [plan for plan, _ in keys]
+    below = plans.count(CHEMOTHERAPY)
+    split = [CHEMOTHERAPY] * below + [CHEMOTHERAPY_THEN_HSCT] * (len(plans) - below)
+    if len(set(keys)) != 2 or plans != split or len({s for _, s in keys}) != 1:
+        return None
+    # The highest band giving chemotherapy; its upper bound is the threshold.
+    highest = dict(bands[below - 1])["mrd"]
+    return highest.upper_bound if isinstance(highest, MrdBand) else None
 
 
 def pathway_for(space: Space, primary: str, scheme: SchemeResult) -> Pathway:
-    """The plan when every world agrees; `mrd_directed` when only the MRD result decides."""
-    reads = READS[primary] | {"lineage", "sites", "mrd", "genetics"}
-    decision = decide(
-        space, lambda f: world_plan(f, primary), reads, key=lambda w: (w.plan, w.rule)
-    )
+    """The plan in every world of `space` (§4 plan resolution), with PATH-0 and the additions.
+
+    `scheme` is the primary scheme's result, quoted when PATH-0 hands over.
+    """
+    decision = decide(space, lambda f: world_plan(f, primary), DIMENSIONS, key=lambda w: w.key)
+    worlds = decision.outcomes
     # An addition is listed only when its condition holds in every world.
-    held = frozenset.intersection(*(w.additions for w in decision.outcomes))
-    additions = tuple(a for a in ADDITIONS if any(a == name for name, _ in held))
-    addition_rules = sorted({r for _, r in held}, key=lambda r: int(r.split("-")[1]))
-    title = TITLES[primary]
-    first = decision.outcomes[0]
-    plan, rule = INDETERMINATE, None
+    held = frozenset.intersection(*(w.additions for w in worlds))
+    followed = worlds[0].scheme if len({w.scheme for w in worlds}) == 1 else primary
+    title = TITLES[followed]
+    groups = " or ".join(sorted({w.group for w in worlds}))
+    handover = (
+        f"{scheme.reason} PATH-0: following {title}, the first scheme that applies. "
+        if all("PATH-0" in w.rules for w in worlds)
+        else ""
+    )
+    threshold: float | None = None
     decided_by: tuple[str, ...] = ()
-    if decision.decided and first.rule == "PATH-1":
-        plan, rule = first.plan, first.rule
+    plan_rules = _by_rule({r for w in worlds for r in w.rules})
+    first = worlds[0]
+    single_group = len({w.group for w in worlds}) == 1
+    if decision.decided and first.plan == RELAPSED_REFRACTORY:
+        plan = first.plan
         why = "Second or later relapse" if space.fixed.later_relapse else "Refractory disease"
         reason = f"{why} → {plan} (PATH-1)."
-    elif scheme.group == INDETERMINATE:
-        decided_by = scheme.missing
-        reason = f"{title} group indeterminate: needs {', '.join(scheme.missing)}."
-    elif scheme.group == NOT_APPLICABLE:
+    elif decision.decided and first.plan == INDETERMINATE:
+        plan = INDETERMINATE
         reason = f"No scheme applies: {scheme.reason}"
     elif decision.decided:
-        plan, rule = first.plan, first.rule
-        reason = f"{title} {scheme.group} → {plan} ({rule})."
-        if rule == "PATH-3":
+        plan = first.plan
+        either = "" if single_group else " either way"
+        reason = f"{handover}{title} {groups} → {plan}{either} ({', '.join(plan_rules)})."
+        if single_group and [r for r in plan_rules if r != "PATH-0"] == ["PATH-3"]:
             side = "<" if plan == CHEMOTHERAPY else "≥"
-            threshold = PATH3_THRESHOLDS[primary]
+            label = threshold_label(PATH3_THRESHOLDS[followed])
             reason = (
-                f"{title} {scheme.group}, post-induction MRD {side} {_LABELS[threshold]} "
-                f"→ {plan} (PATH-3)."
+                f"{handover}{title} {groups}, post-induction MRD {side} {label} → {plan} (PATH-3)."
             )
-    elif decision.missing == ("mrd",) and all(w.rule == "PATH-3" for w in decision.outcomes):
-        plan, rule, decided_by = MRD_DIRECTED, "PATH-3", ("mrd",)
-        threshold = PATH3_THRESHOLDS[primary]
+        if "PATH-6" in plan_rules:
+            reason += " TP53 alteration: HSCT regardless of MRD (PATH-6)."
+    elif (threshold := _mrd_threshold(space, primary)) is not None:
+        plan, decided_by = MRD_DIRECTED, ("mrd",)
+        label = threshold_label(threshold)
         reason = (
-            f"{title} {scheme.group}: post-induction MRD against {_LABELS[threshold]} decides "
-            "between chemotherapy and chemotherapy then HSCT (PATH-3)."
+            f"{handover}{title} {groups}: the post-induction MRD decides — ≥ {label} "
+            f"chemotherapy then HSCT, < {label} chemotherapy ({', '.join(plan_rules)})."
         )
     else:
-        decided_by = decision.missing
-        reason = f"{title} {scheme.group}: the plan depends on {', '.join(decision.missing)}."
-    if plan == RELAPSED_REFRACTORY:
-        additions, addition_rules = ("supportive_care",), ["PATH-9"]
-    rules = ((rule,) if rule else ()) + tuple(addition_rules)
-    return Pathway(primary, plan, additions, rules, reason, decided_by)
+        plan, decided_by = INDETERMINATE, decision.missing
+        plan_rules = ("PATH-0",) if handover else ()
+        names = ", ".join(n.replace("_", " ") for n in decision.missing)
+        reason = f"{handover}{title} {groups}: the plan depends on {names}."
+        if "genetics" in decision.missing and any("PATH-6" in w.rules for w in worlds):
+            reason += " A TP53 alteration would mean HSCT regardless of MRD (PATH-6)."
+    additions = [a for a in ADDITIONS if any(a == name for name, _ in held)]
+    addition_rules = {r for _, r in held}
+    return Pathway(
+        scheme=followed,
+        primary=primary,
+        plan=plan,
+        additions=tuple(additions),
+        rules=_by_rule({*plan_rules, *addition_rules}),
+        reason=reason,
+        decided_by=decided_by,
+        threshold=threshold,
+        plan_rules=plan_rules,
+    )

@@ -183,8 +183,8 @@ CASES = [
         {"genetics": UNTESTED},
         "late",
         "isolated_marrow",
-        ("indeterminate", ("genetics",)),
-        id="genetics-intreall-bcr-abl1",
+        ("standard", ()),  # §10: an untested exclusion leaves the group standing
+        id="genetics-intreall-bcr-abl1-untested",
     ),
     pytest.param(
         "bfm",
@@ -259,7 +259,19 @@ def test_changes_missing_mrd_for_bfm_s2() -> None:
 
 
 def test_no_changes_when_everything_that_matters_is_known() -> None:
-    assert assess(make_inputs("late", "isolated_marrow", genetics=UNTESTED), AS_OF).changes == ()
+    # Genetics not tested and birth date unknown: neither changes BFM S2 with MRD known, except
+    # through TP53 (PATH-6), which an evaluated genetics rules out here.
+    assert assess(make_inputs("late", "isolated_marrow", birth_date=None), AS_OF).changes == ()
+
+
+def test_changes_untested_tp53_for_a_chemotherapy_plan() -> None:
+    a = assess(make_inputs("late", "isolated_marrow", genetics=UNTESTED), AS_OF)
+    assert a.pathway.plan == "indeterminate"
+    assert {c.condition: c.effect for c in a.changes} == {
+        "no high-risk genetic marker": "plan: chemotherapy (PATH-3)",
+        "a high-risk marker other than TP53 (e.g. BCR-ABL1, KMT2A)": "plan: chemotherapy (PATH-3)",
+        "TP53 alteration present": "plan: chemotherapy_then_hsct (PATH-3, PATH-6)",
+    }
 
 
 def test_changes_unknown_lineage() -> None:
@@ -276,7 +288,9 @@ def test_changes_untested_genetics_inpog() -> None:
     assert effects["no high-risk genetic marker"] == (
         "InPOG-ALL-R1: standard (INPOG); plan: chemotherapy (PATH-2)"
     )
-    assert effects["BCR-ABL1 present"].startswith("InPOG-ALL-R1: high")
+    assert effects["a high-risk marker other than TP53 (e.g. BCR-ABL1, KMT2A)"].startswith(
+        "InPOG-ALL-R1: high"
+    )
 
 
 def test_changes_unknown_end_of_therapy() -> None:

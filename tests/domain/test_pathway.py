@@ -117,20 +117,12 @@ def test_addition_listed_only_when_known() -> None:
 
 
 def test_primary_indeterminate_plan_indeterminate_names_inputs() -> None:
+    # B: S2, MRD decides; T: S4, HSCT. Neither lineage nor MRD alone decides.
     p = assess(make_inputs("late", "isolated_marrow", lineage=None, mrd=None), AS_OF).pathway
     assert p.plan == "indeterminate"
-    assert p.decided_by == ("lineage",)
-    assert "PATH-3" not in p.rules
+    assert p.decided_by == ("lineage", "mrd")
+    assert p.plan_rules == ()
     assert p.rules[-1] == "PATH-9"
-
-
-def test_primary_not_applicable_never_falls_back() -> None:
-    inputs = make_inputs("late", "isolated_marrow", lineage=Lineage.MPAL)
-    bfm = assess(inputs, AS_OF).pathway
-    assert bfm.plan == "indeterminate"
-    assert "no scheme applies" in bfm.reason.lower()
-    inpog = assess(inputs, AS_OF, "inpog").pathway
-    assert (inpog.plan, inpog.rules[0]) == ("chemotherapy_then_hsct", "PATH-4")
 
 
 def test_primary_switching() -> None:

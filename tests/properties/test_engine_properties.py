@@ -27,6 +27,20 @@ RANKS: dict[str, tuple[str, ...]] = {
 PLANS = ("chemotherapy", "chemotherapy_then_hsct")
 
 
+def with_karyotype(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The record with a normal karyotype: genetics evaluated, so TP53 (PATH-6) is absent and
+    the plan turns on the MRD alone."""
+    karyotype = {
+        "resourceType": "Observation",
+        "id": "karyotype",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "62356-1"}]},
+        "subject": {"reference": f"Patient/{resources[0]['id']}"},
+        "valueString": "46,XY[20]",
+    }
+    return [*resources, karyotype]
+
+
 def assessment(resources: list[dict[str, Any]], primary: str = "bfm") -> dict[str, Any]:
     result = assess_resources(resources, codes=CODES, primary=primary, as_of=AS_OF)
     found: dict[str, Any] = result.assessment.to_json()
@@ -59,9 +73,13 @@ def test_the_answer_does_not_depend_on_resource_order(
 )
 def test_more_mrd_never_lowers_the_risk(low: float, high: float, days: int, primary: str) -> None:
     low, high = sorted((low, high))
-    less = assessment(synthetic_record(CORE, mrd_percent=low, mrd_days_after_relapse=days), primary)
+    less = assessment(
+        with_karyotype(synthetic_record(CORE, mrd_percent=low, mrd_days_after_relapse=days)),
+        primary,
+    )
     more = assessment(
-        synthetic_record(CORE, mrd_percent=high, mrd_days_after_relapse=days), primary
+        with_karyotype(synthetic_record(CORE, mrd_percent=high, mrd_days_after_relapse=days)),
+        primary,
     )
     for scheme, order in RANKS.items():
         before, after = less["schemes"][scheme]["group"], more["schemes"][scheme]["group"]
@@ -74,8 +92,8 @@ def test_more_mrd_never_lowers_the_risk(low: float, high: float, days: int, prim
 
 def test_mrd_decides_a_late_b_marrow_relapse() -> None:
     """Guards the property above: the generated record really is MRD-sensitive."""
-    low = assessment(synthetic_record(CORE, mrd_percent=0.001), "cog")
-    high = assessment(synthetic_record(CORE, mrd_percent=1.0), "cog")
+    low = assessment(with_karyotype(synthetic_record(CORE, mrd_percent=0.001)), "cog")
+    high = assessment(with_karyotype(synthetic_record(CORE, mrd_percent=1.0)), "cog")
     assert (low["schemes"]["cog"]["group"], high["schemes"]["cog"]["group"]) == (
         "low",
         "intermediate",

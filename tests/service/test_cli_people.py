@@ -132,7 +132,9 @@ def test_text_names_what_is_missing_and_what_failed(
     paths = [FIXTURES / "gen-not-tested.json", tmp_path / "missing.json"]
     code, out, _ = assess(capsys, "--format", "text", *paths)
     assert code == 1
-    assert group_row(out, "IntReALL 2010")[2:] == ["indeterminate", "INTREALL", "needs", "genetics"]
+    # risk-schemes §10: the untested BCR-ABL1 exclusion leaves IntReALL standard.
+    assert group_row(out, "IntReALL 2010")[2:] == ["standard", "INTREALL"]
+    assert group_row(out, "InPOG-ALL-R1")[1:] == ["indeterminate", "INPOG", "needs", "genetics"]
     assert group_row(out, "COG (AALL1331)")[2:] == ["low", "COG"]
     assert "\nMissing: genetics\n" in out
     assert out.endswith(

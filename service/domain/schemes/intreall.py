@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from service.domain.assessment import NOT_APPLICABLE
 from service.domain.facts import Facts
-from service.domain.inputs import Lineage
+from service.domain.inputs import Lineage, MarkerStatus
 from service.domain.schemes.cell import COLUMNS, Cell, first_relapse_only, mpal, table_cell
 from service.domain.timing import EARLY, LATE, VERY_EARLY
 
@@ -19,17 +19,21 @@ TABLE: dict[tuple[Lineage, str], tuple[str, str, str]] = {
     (Lineage.T, LATE): ("standard", "high", "high"),
 }
 
-# The world dimensions (facts.Space) this scheme reads.
-READS = frozenset({"lineage", "dx", "eot", "sites", "genetics"})
+# An untested exclusion leaves the group standing (§3, §10); the note says it was not tested.
+UNTESTED_BCR_ABL1_NOTE = "Not applicable if BCR-ABL1-positive; genetics not tested."
+
+# The world dimensions (facts.Space) this scheme reads. Its exclusions are fixed facts (§3).
+READS = frozenset({"lineage", "dx", "eot", "sites"})
 
 
 def classify(f: Facts) -> Cell:
     excluded = first_relapse_only(f, RULE, "IntReALL") or mpal(f, RULE, "IntReALL")
     if excluded:
         return excluded
-    if f.bcr_abl1:
+    if f.bcr_abl1 is MarkerStatus.PRESENT:
         return Cell(NOT_APPLICABLE, RULE, "BCR-ABL1-positive disease: excluded from IntReALL.")
     if f.prior_hsct:
         return Cell(NOT_APPLICABLE, RULE, "Relapse after allogeneic HSCT: excluded from IntReALL.")
     group = TABLE[(f.lineage, f.timing_bfm)][COLUMNS.index(f.pattern)]
-    return Cell(group, RULE, f"{table_cell(f)} → {group}")
+    notes = (UNTESTED_BCR_ABL1_NOTE,) if f.bcr_abl1 is MarkerStatus.NOT_TESTED else ()
+    return Cell(group, RULE, f"{table_cell(f)} → {group}", notes)
