@@ -71,6 +71,26 @@ ADDITION_TEXT = {
 SUMMARY_LIMIT = 139
 
 
+def mrd_percent(threshold: float) -> str:
+    """A fraction as clinicians write MRD: 1e-3 → "0.1 %"."""
+    return f"{threshold * 100:g} %"
+
+
+def plan_words(plan: str, threshold: float | None) -> str:
+    """The plan in words; an MRD-directed plan names its threshold (§4 plan resolution)."""
+    if plan == "mrd_directed" and threshold is not None:
+        return (
+            f"MRD decides: HSCT if post-induction MRD ≥ {mrd_percent(threshold)}, "
+            "chemotherapy without HSCT below it"
+        )
+    return PLAN_TEXT[plan]
+
+
+def scheme_name(key: str) -> str:
+    """A scheme's short title, e.g. "BFM"."""
+    return SCHEME_TITLES[key].split(" (")[0]
+
+
 def build_cards(result: EngineResult, *, app_url: str | None) -> list[Card]:
     """The cards for one assessment; none when ALL never relapsed, unless a resource that could
     change that could not be read: then a card says so (never an empty answer hiding it)."""
@@ -85,8 +105,9 @@ def build_cards(result: EngineResult, *, app_url: str | None) -> list[Card]:
 
 def _risk_card(result: EngineResult, app_url: str | None) -> Card:
     a = result.assessment
+    # The scheme the pathway follows: the primary, or the one PATH-0 handed over to.
     primary = a.schemes[a.pathway.scheme]
-    name = SCHEME_TITLES[a.pathway.scheme].split(" (")[0]
+    name = scheme_name(a.pathway.scheme)
     # A relapse recorded as unconfirmed or provisional counts, and says so first.
     head = "Relapsed ALL (unconfirmed)" if a.inputs.unconfirmed else "Relapsed ALL"
     if primary.group == INDETERMINATE:
@@ -95,6 +116,8 @@ def _risk_card(result: EngineResult, app_url: str | None) -> Card:
         summary = f"{head}: {name} does not apply ({primary.reason})"
     else:
         summary = f"{head}: {name} risk group {primary.group} ({primary.rule})"
+    if a.pathway.primary != a.pathway.scheme:
+        summary += f"; {scheme_name(a.pathway.primary)} does not apply (PATH-0)"
     unsure = primary.group == INDETERMINATE or bool(result.failures) or bool(a.warnings)
     return Card(
         summary=_clip(summary),
@@ -139,7 +162,9 @@ def _unread_card(result: EngineResult) -> Card:
 
 def _pathway_card(a: Assessment, app_url: str | None) -> Card:
     plan = a.pathway.plan
-    summary = f"Suggested pathway: {PLAN_TEXT[plan]} ({', '.join(a.pathway.rules[:1])})"
+    summary = f"Suggested pathway: {plan_words(plan, a.pathway.threshold)}"
+    if a.pathway.plan_rules:
+        summary += f" ({', '.join(a.pathway.plan_rules)})"
     suggestions = _suggestions(a)
     return Card(
         summary=_clip(summary),
@@ -165,7 +190,7 @@ def _suggestions(a: Assessment) -> tuple[Suggestion, ...]:
                 patient,
                 "Request an allogeneic HSCT consultation",
                 "Allogeneic haematopoietic stem cell transplant consultation",
-                f"Pathway {a.pathway.rules[0]}: HSCT is part of the suggested plan",
+                f"Pathway {', '.join(a.pathway.plan_rules)}: HSCT is part of the suggested plan",
             )
         )
     if "mrd" in a.pathway.decided_by or a.pathway.plan == "mrd_directed":
@@ -174,7 +199,7 @@ def _suggestions(a: Assessment) -> tuple[Suggestion, ...]:
                 patient,
                 "Order bone marrow MRD after relapse induction",
                 "Bone marrow minimal residual disease after relapse induction block",
-                "The post-induction MRD decides the pathway (PATH-3)",
+                "The post-induction MRD decides the pathway (risk-schemes §4)",
             )
         )
     return tuple(found)
@@ -216,10 +241,18 @@ def _app_links(app_url: str | None, view: str) -> tuple[Link, ...]:
 def _risk_detail(result: EngineResult) -> str:
     a = result.assessment
     primary = a.schemes[a.pathway.scheme]
-    lines = [
-        f"**Primary scheme ({SCHEME_TITLES[a.pathway.scheme]}): {primary.group}** — "
-        f"{primary.reason} (rule `{primary.rule}`).",
-        "",
+    group = f"{primary.group}** — {primary.reason} (rule `{primary.rule}`)."
+    if a.pathway.primary == a.pathway.scheme:
+        first = f"**Primary scheme ({SCHEME_TITLES[a.pathway.scheme]}): {group}"
+    else:
+        configured = a.schemes[a.pathway.primary]
+        first = (
+            f"**Primary scheme ({SCHEME_TITLES[a.pathway.primary]}): {_h(configured.group)}** — "
+            f"{configured.reason} `PATH-0`: the pathway follows "
+            f"**{SCHEME_TITLES[a.pathway.scheme]}: {group}"
+        )
+    lines = [first, ""]
+    lines += [
         "| Scheme | Group | Rule | Missing |",
         "|---|---|---|---|",
     ]
@@ -317,9 +350,12 @@ def _site_marks(data: Mapping[str, Any]) -> str:
 
 def _pathway_detail(a: Assessment) -> str:
     p = a.pathway
+    handed = (
+        f" (`PATH-0`: {scheme_name(p.primary)} does not apply)" if p.primary != p.scheme else ""
+    )
     lines = [
-        f"**Plan: {PLAN_TEXT[p.plan]}** — rules {', '.join(f'`{r}`' for r in p.rules)}, "
-        f"following {SCHEME_TITLES[p.scheme]}.",
+        f"**Plan: {plan_words(p.plan, p.threshold)}** — rules "
+        f"{', '.join(f'`{r}`' for r in p.rules)}, following {SCHEME_TITLES[p.scheme]}{handed}.",
     ]
     if p.reason:
         lines += ["", p.reason]

@@ -14,7 +14,7 @@ from typing import Any, TextIO
 from mappings.codesets import CodeSets, load_codesets
 from mappings.errors import InvalidBundle
 from mappings.extract import resources_from_bundle
-from service.cards import ADDITION_TEXT, DISCLAIMER, PLAN_TEXT
+from service.cards import ADDITION_TEXT, DISCLAIMER, plan_words, scheme_name
 from service.domain import PRIMARY_SCHEMES
 from service.domain.assessment import SCHEME_TITLES
 from service.engine import assess_resources
@@ -223,8 +223,15 @@ def _summary(path: Path, a: dict[str, Any]) -> str:
                 f"{SCHEME_TITLES[key]:<{width}}  {_words(r['group']):<14} {r['rule']:<{rule_width}}"
             )
             lines.append(f"  {row}  {needs}".rstrip())
-        primary = SCHEME_TITLES[pathway["scheme"]].split(" (")[0]
-        lines += ["", f"Plan ({primary}): {PLAN_TEXT[pathway['plan']]}"]
+        lines += [
+            f"  note ({SCHEME_TITLES[key]}): {note}"
+            for key, r in schemes.items()
+            for note in r["notes"]
+        ]
+        followed = scheme_name(pathway["scheme"])
+        if pathway["primary"] != pathway["scheme"]:
+            followed += f"; {scheme_name(pathway['primary'])} does not apply"
+        lines += ["", f"Plan ({followed}): {plan_words(pathway['plan'], pathway['threshold'])}"]
         if pathway["rules"]:
             lines[-1] += f" ({', '.join(pathway['rules'])})"
         lines += [f"  + {ADDITION_TEXT.get(x, _words(x))}" for x in pathway["additions"]]

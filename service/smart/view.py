@@ -8,7 +8,7 @@ from typing import Any
 
 from cds_hooks.errors import PrefetchFailure
 from cds_hooks.models import is_fhir_id
-from service.cards import ADDITION_TEXT, PLAN_TEXT
+from service.cards import ADDITION_TEXT, plan_words, scheme_name
 from service.domain.assessment import SCHEME_TITLES, Assessment
 from service.domain.evidence import BY_ID
 from service.smart.config import RESOURCE_TYPES
@@ -110,6 +110,8 @@ class Page:
     timeline: Timeline
     plan: str
     plan_text: str
+    scheme_name: str  # the scheme the pathway follows
+    scheme_text: str  # which scheme is followed, and why when PATH-0 handed over
     additions: tuple[tuple[str, str], ...]
     evidence: tuple[EvidenceRow, ...]
     pathway: Any  # service.domain.assessment.Pathway
@@ -155,6 +157,16 @@ def _value(name: str, data: Mapping[str, Any], assessment: Assessment) -> str:
 
 def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
+
+
+def _scheme_text(assessment: Assessment) -> str:
+    p = assessment.pathway
+    if p.primary == p.scheme:
+        return f"Following the primary scheme {scheme_name(p.scheme)}"
+    return (
+        f"Following {scheme_name(p.scheme)}: the primary scheme, {scheme_name(p.primary)}, "
+        "does not apply (PATH-0)"
+    )
 
 
 def _source(ref: str) -> SourceRef:
@@ -212,7 +224,9 @@ def build_page(
         inputs=inputs,
         timeline=build_timeline(assessment.inputs),
         plan=assessment.pathway.plan,
-        plan_text=_sentence(PLAN_TEXT.get(assessment.pathway.plan, assessment.pathway.plan)),
+        plan_text=_sentence(plan_words(assessment.pathway.plan, assessment.pathway.threshold)),
+        scheme_name=scheme_name(assessment.pathway.scheme),
+        scheme_text=_scheme_text(assessment),
         additions=tuple(
             (a, _sentence(ADDITION_TEXT.get(a, a))) for a in assessment.pathway.additions
         ),

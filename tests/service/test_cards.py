@@ -89,6 +89,31 @@ def test_missing_post_induction_mrd_suggests_ordering_it() -> None:
     assert "PATH-3" in pathway["detail"]
 
 
+def test_mrd_directed_plan_names_its_threshold_in_words() -> None:
+    # Late B marrow, MRD only at relapse: BFM S2, MRD decides against 1e-3 (§4, PATH-3).
+    _, pathway = cards_of("mrd-at-relapse-only")
+    assert pathway["summary"] == (
+        "Suggested pathway: MRD decides: HSCT if post-induction MRD ≥ 0.1 %, chemotherapy "
+        "without HSCT below it (PATH-3)"
+    )
+    assert "mrd_directed" not in pathway["summary"]
+
+
+def test_path0_cards_name_the_scheme_followed_and_the_one_that_does_not_apply() -> None:
+    risk, pathway = cards_of("mpal")
+    assert risk["summary"] == (
+        "Relapsed ALL: InPOG-ALL-R1 risk group high (INPOG); BFM does not apply (PATH-0)"
+    )
+    assert (
+        "**Primary scheme (BFM (ALL-REZ BFM strategic groups)): not applicable**"
+        in (risk["detail"])
+    )
+    assert pathway["summary"] == (
+        "Suggested pathway: intensive chemotherapy, then allogeneic HSCT in CR2 (PATH-0, PATH-4)"
+    )
+    assert "following InPOG-ALL-R1 (`PATH-0`: BFM does not apply)" in pathway["detail"]
+
+
 def test_what_could_not_be_read_is_on_the_card() -> None:
     risk, _ = cards_of(
         "b-late-combined", {"observations": PrefetchFailure("timeout", "the FHIR server timed out")}

@@ -10,12 +10,20 @@ import pytest
 import sqlalchemy as sa
 
 from service.app import _smart_config
-from service.domain.inputs import Comparator, Mrd, RelapseInputs
+from service.domain import assess
+from service.domain.inputs import Comparator, Lineage, Mrd, RelapseInputs
 from service.settings import Settings
 from service.smart.config import SmartConfig
 from service.smart.sessions import MAX_PENDING, Context, Pending, SessionStore
 from service.smart.timeline import build_timeline, format_mrd
-from service.smart.view import _source, opening_view, patient_name, view_from_app_context
+from service.smart.view import (
+    _source,
+    build_page,
+    opening_view,
+    patient_name,
+    view_from_app_context,
+)
+from tests.domain.builders import make_inputs
 
 
 def _config(style: str) -> SmartConfig:
@@ -168,3 +176,15 @@ def test_a_dot_segment_is_not_linked_as_a_resource(rid: str) -> None:
     # "Observation/.." would be read as the Observation search, not a resource.
     assert _source(f"Observation/{rid}").rtype is None
     assert _source("Observation/o-1.v2").rtype == "Observation"
+
+
+def test_page_names_the_scheme_followed_and_the_mrd_threshold_in_words() -> None:
+    mpal = assess(make_inputs("late", "isolated_marrow", lineage=Lineage.MPAL), date(2026, 1, 1))
+    page = build_page(mpal, {}, {}, {})
+    assert page.scheme_name == "InPOG-ALL-R1"
+    assert page.scheme_text == (
+        "Following InPOG-ALL-R1: the primary scheme, BFM, does not apply (PATH-0)"
+    )
+    directed = assess(make_inputs("late", "isolated_marrow", mrd=None), date(2026, 1, 1), "allr3")
+    text = build_page(directed, {}, {}, {}).plan_text
+    assert text.startswith("MRD decides: HSCT if post-induction MRD ≥ 0.01 %")
