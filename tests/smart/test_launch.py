@@ -107,7 +107,7 @@ def test_standalone_launch_asks_for_launch_patient(make_stack: StackFactory) -> 
         "bfm": "S4",
         "allr3": "high",
         "cog": "high",
-        "intreall": "indeterminate",
+        "intreall": "high",  # risk-schemes §10: the untested BCR-ABL1 exclusion leaves it standing
         "inpog": "high",
     }
     assert 'id="summary" class="section open"' in r.text
