@@ -12,7 +12,7 @@ from mappings.codesets import CodeSets
 from mappings.extract import extract
 from service.cards import build_cards
 from service.engine import assess_resources
-from tests.mappings.builders import OWN, SCT, cc, late_marrow_relapse, observation
+from tests.mappings.builders import LOINC, OWN, SCT, cc, late_marrow_relapse, observation
 
 RELAPSE = date(2021, 6, 15)
 FILLER = "urn:oid:1.2.840.114350.1.13.0.1.7.2.798268"  # an accession number system (Epic-like)
@@ -85,8 +85,13 @@ def test_an_amended_mrd_decides_the_plan(codes: CodeSets) -> None:
     final = _mrd("first", 30, "0.005%", accession="MRD-1")
     amended = _mrd("fixed", 30, "0.5%", "amended", accession="MRD-1")
 
+    # A normal karyotype: genetics evaluated, so no untested TP53 (PATH-6) leaves the plan open.
+    karyotype = observation("k", cc(LOINC, "62356-1"), "2018-03-12", valueString="46,XY[20]")
+
     def plan(resources: list[dict[str, Any]]) -> str:
-        result = assess_resources(resources, codes=codes, primary="bfm", as_of=date(2021, 8, 1))
+        result = assess_resources(
+            [*resources, karyotype], codes=codes, primary="bfm", as_of=date(2021, 8, 1)
+        )
         found: str = result.assessment.to_json()["pathway"]["plan"]
         return found
 
