@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from cds_hooks.servers import FhirServers
 from service.domain import PRIMARY_SCHEMES
+from service.smart.config import valid_url
 
 _PREFIX = "RELAPSE_CDS_"
 MAX_CARD_RETENTION_DAYS = 3650
@@ -53,7 +54,7 @@ class Settings:
     smart_redirect_url: str | None = None
     smart_scope_style: str = "v2"
     smart_scopes: str = ""  # beyond launch and patient reads, e.g. "openid fhirUser"
-    # FHIR bases the SMART app may be launched from (empty: any; set it in production).
+    # FHIR bases the SMART app may be launched from (empty: none, every launch is refused).
     smart_allowed_issuers: tuple[str, ...] = ()
     # Demo only: the local test EHR that the start page links to for "launch as the EHR would".
     demo_ehr_url: str | None = None
@@ -103,6 +104,18 @@ class Settings:
             raise SettingsError(str(exc)) from None
         if self.smart_scope_style not in ("v1", "v2"):
             raise SettingsError(f"{_PREFIX}SMART_SCOPE_STYLE must be 'v1' or 'v2'")
+        # Without allowed issuers the SMART app refuses every launch; with them, it needs its
+        # registered callback (never one made from the request's Host header).
+        if self.smart_allowed_issuers and not self.smart_redirect_url:
+            raise SettingsError(
+                f"{_PREFIX}SMART_REDIRECT_URL is required with {_PREFIX}SMART_ALLOWED_ISSUERS"
+            )
+        for url in (*self.smart_allowed_issuers, *filter(None, [self.smart_redirect_url])):
+            if not valid_url(url):
+                raise SettingsError(
+                    f"{_PREFIX}SMART_ALLOWED_ISSUERS and SMART_REDIRECT_URL must be https URLs "
+                    f"(http only on loopback) without query or fragment, not {url!r}"
+                )
         if self.deadline_seconds <= 0 or self.max_pages < 1 or self.request_read_seconds <= 0:
             raise SettingsError(
                 f"{_PREFIX}DEADLINE_SECONDS, MAX_PAGES and REQUEST_READ_SECONDS must be > 0"

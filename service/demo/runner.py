@@ -52,6 +52,7 @@ def run_demo(sekmet: Path, port: int, out: TextIO) -> int:
             auth="none",
             database_url=f"sqlite:///{DATA_DIR.resolve() / 'relapse-cds.sqlite3'}",
             smart_redirect_url=f"{service_url}/app/callback",
+            smart_allowed_issuers=(f"{ehr_url}/fhir",),
             demo_ehr_url=ehr_url,
         )
         stack.enter_context(wsgi_server(create_app(settings), port=port))

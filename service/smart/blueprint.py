@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import requests
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
-from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
@@ -25,17 +25,16 @@ from cds_hooks.errors import FhirAuthError, FhirError, FhirNotFound, FhirTimeout
 from cds_hooks.fhir import FhirClient
 from cds_hooks.models import is_fhir_id
 from service.engine import KEY_LABELS, REQUIRED_KEYS, EngineResult
-from service.smart.config import RESOURCE_TYPES, SmartConfig
+from service.smart.config import RESOURCE_TYPES, SmartConfig, origin, valid_url
 from service.smart.sessions import COOKIE, Context, Pending, Session, SessionStore
 from service.smart.view import SECTION_IDS, SECTIONS, build_page, opening_view
 
 logger = logging.getLogger(__name__)
 
 HTTP_TIMEOUT = (3.05, 10.0)
-_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 _CSP = (
     "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-    "form-action 'self'; base-uri 'none'"
+    "form-action 'self'; base-uri 'none'; frame-ancestors "
 )
 
 Assess = Callable[[FhirClient, str], EngineResult]
@@ -53,14 +52,18 @@ class _Problem(Exception):
 
 
 _RELAUNCH = "Open the app again from the patient's chart in the EHR."
+_NOT_SET_UP = (
+    "This EHR is not registered with the app",
+    "The app is configured to launch only from known EHRs, and this is not one.",
+    "Ask your administrator to add this EHR's FHIR address to the app's settings "
+    "(RELAPSE_CDS_SMART_ALLOWED_ISSUERS and RELAPSE_CDS_SMART_REDIRECT_URL).",
+)
 
 
-def _valid_iss(iss: str) -> bool:
-    parts = urlsplit(iss)
-    if parts.scheme == "https":
-        return bool(parts.hostname)
-    # Plain HTTP only to this machine (demo EHR, tests).
-    return parts.scheme == "http" and parts.hostname in _LOOPBACK
+def _set_cookie(response: BaseResponse, sid: str) -> None:
+    response.set_cookie(
+        COOKIE, sid, httponly=True, secure=request.is_secure, samesite="Lax", path="/app"
+    )
 
 
 def create_smart_blueprint(config: SmartConfig, assess: Assess, engine: Engine) -> Blueprint:
@@ -68,8 +71,13 @@ def create_smart_blueprint(config: SmartConfig, assess: Assess, engine: Engine) 
 
     `engine` is the service's database, where the sessions live.
     """
+    if config.allowed_issuers and not config.redirect_url:
+        raise ValueError("redirect_url is required when issuers are allowed")
     store = SessionStore(config.session_secret, engine)
     allowed = {i.rstrip("/") for i in config.allowed_issuers}
+    csp = _CSP + config.frame_ancestors
+    if not allowed:
+        logger.warning("SMART app: no allowed issuers configured; every launch is refused")
     bp = Blueprint(
         "smart",
         __name__,
@@ -80,7 +88,10 @@ def create_smart_blueprint(config: SmartConfig, assess: Assess, engine: Engine) 
     )
 
     def redirect_uri() -> str:
-        return config.redirect_url or url_for("smart.callback", _external=True)
+        # From configuration only: a Host header must not choose where codes are sent.
+        if not config.redirect_url:
+            raise _Problem(403, *_NOT_SET_UP)
+        return config.redirect_url
 
     def oauth(scope: str | None = None) -> OAuth2Session:
         return OAuth2Session(
@@ -108,7 +119,11 @@ def create_smart_blueprint(config: SmartConfig, assess: Assess, engine: Engine) 
         return session.context
 
     @bp.errorhandler(_Problem)
-    def problem(exc: _Problem) -> tuple[str, int]:
+    def problem(exc: _Problem) -> tuple[BaseResponse | str, int]:
+        wants = request.accept_mimetypes.best_match(["text/html", "application/json"])
+        if wants == "application/json":
+            body = {"error": exc.title, "message": exc.message, "action": exc.action}
+            return jsonify(body), exc.status
         return render_template("smart_error.html", problem=exc), exc.status
 
     @bp.errorhandler(HTTPException)
@@ -128,14 +143,15 @@ def create_smart_blueprint(config: SmartConfig, assess: Assess, engine: Engine) 
         response.headers["Cache-Control"] = "no-store"
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers.setdefault("Content-Security-Policy", _CSP)
+        # Framed only by the EHRs the app launches from.
+        response.headers.setdefault("Content-Security-Policy", csp)
         return response
 
     @bp.get("/launch")
     def launch() -> BaseResponse:
         iss = request.args.get("iss", "").strip().rstrip("/")
         launch_id = request.args.get("launch")
-        if not iss or not _valid_iss(iss):
+        if not iss or not valid_url(iss):
             raise _Problem(
                 400,
                 "The EHR address is missing or invalid",
@@ -144,13 +160,8 @@ def create_smart_blueprint(config: SmartConfig, assess: Assess, engine: Engine) 
                 "Open the app from the EHR, or ask your EHR administrator to check the app's "
                 "launch settings.",
             )
-        if allowed and iss not in allowed:
-            raise _Problem(
-                403,
-                "This EHR is not registered with the app",
-                "The app is configured to launch only from known EHRs, and this is not one.",
-                "Ask your administrator to add this EHR's FHIR address to the app's settings.",
-            )
+        if not allowed or iss not in allowed:
+            raise _Problem(403, *_NOT_SET_UP)
         endpoints = _discover(iss)
         ehr_launch = bool(launch_id)
         state = secrets.token_urlsafe(32)
@@ -178,9 +189,7 @@ def create_smart_blueprint(config: SmartConfig, assess: Assess, engine: Engine) 
         logger.info("SMART launch started (%s)", "ehr" if ehr_launch else "standalone")
         response = redirect(url)
         if sid is not None:
-            response.set_cookie(
-                COOKIE, sid, httponly=True, secure=request.is_secure, samesite="Lax", path="/app"
-            )
+            _set_cookie(response, sid)
         return response
 
     @bp.get("/callback")
@@ -215,6 +224,10 @@ def create_smart_blueprint(config: SmartConfig, assess: Assess, engine: Engine) 
         code = request.args.get("code")
         if not code:
             raise _Problem(400, "The EHR sent no authorization code", "", _RELAUNCH)
+        # The code (and the client secret with it) goes only to an EHR still allowed, at the
+        # token endpoint discovery found under its own origin.
+        if pending.iss not in allowed or origin(pending.token_endpoint) != origin(pending.iss):
+            raise _Problem(403, *_NOT_SET_UP)
         token = _exchange(oauth(), pending, code)
         patient = token.get("patient")
         access = token.get("access_token")
@@ -231,10 +244,14 @@ def create_smart_blueprint(config: SmartConfig, assess: Assess, engine: Engine) 
         granted = Context(
             pending.iss, access, patient, app_context if isinstance(app_context, str) else None
         )
-        store.set_context(session, granted)
+        session.context = granted
+        # A new session id at login: one fixed or seen before sign-in grants nothing.
+        sid, _ = store.rotate(session)
         logger.info("SMART authorization completed")
         view = opening_view(granted.app_context, pending.view)
-        return redirect(url_for("smart.view", view=view, _anchor=view))
+        response = redirect(url_for("smart.view", view=view, _anchor=view))
+        _set_cookie(response, sid)
+        return response
 
     @bp.get("/view")
     def view() -> str:
@@ -301,6 +318,7 @@ def _discover(iss: str) -> dict[str, str]:
             f"{iss}/.well-known/smart-configuration",
             headers={"Accept": "application/json"},
             timeout=HTTP_TIMEOUT,
+            allow_redirects=False,  # a redirect would leave the allowed issuer
         )
         conf: Any = r.json() if r.status_code == 200 else None
     except (requests.RequestException, ValueError):
@@ -315,6 +333,17 @@ def _discover(iss: str) -> dict[str, str]:
     ):
         logger.warning("SMART discovery failed (endpoints missing)")
         raise failed
+    # The browser is sent to the authorize endpoint and the code (and any client secret) to the
+    # token endpoint: both must be the issuer's own, or the app is an open redirect and a leak.
+    if any(origin(str(v)) != origin(iss) for v in endpoints.values()):
+        logger.warning("SMART discovery refused (endpoints outside the issuer's origin)")
+        raise _Problem(
+            502,
+            "The EHR's sign-in settings point elsewhere",
+            "The EHR's SMART configuration names sign-in addresses outside the EHR's own "
+            "server, so the app does not follow them.",
+            "Tell your EHR administrator.",
+        )
     methods = conf.get("code_challenge_methods_supported")
     if isinstance(methods, list) and "S256" not in methods:
         raise _Problem(

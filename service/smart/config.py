@@ -4,9 +4,38 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
+from urllib.parse import urlsplit
 
 # What the app reads (fhir-contract.md); Patient for the banner and birth date.
 RESOURCE_TYPES: tuple[str, ...] = ("Patient", "Condition", "Observation", "Procedure", "CarePlan")
+LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
+def valid_url(url: str) -> bool:
+    """An absolute https URL (http only to this machine) with no user, query or fragment.
+
+    Checked on the raw text: "https://ehr/fhir#" or "…?x" would let a sender choose the path the
+    app fetches after it appends "/.well-known/…".
+    """
+    if any(c in url for c in "?#@\\") or any(c.isspace() or ord(c) < 32 for c in url):
+        return False
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises on a malformed port)
+    except ValueError:
+        return False
+    if not parts.hostname:
+        return False
+    return parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK)
+
+
+def origin(url: str) -> str:
+    """scheme://host:port of a URL, as a browser compares origins."""
+    parts = urlsplit(url)
+    port = parts.port or _DEFAULT_PORTS.get(parts.scheme, 0)
+    host = parts.hostname or ""
+    return f"{parts.scheme}://{f'[{host}]' if ':' in host else host}:{port}"
 
 
 @dataclass(frozen=True)
@@ -17,8 +46,9 @@ class SmartConfig:
     reads no user identity and refreshes no token, so it asks for neither `openid fhirUser` nor
     `offline_access` unless configured (a launcher may loop at a login it does not need).
     `scope_style` chooses SMART v1 (`patient/X.read`) or v2 (`patient/X.rs`) resource scopes.
-    `redirect_url` None means the callback URL of the app as served. `allowed_issuers`, when not
-    empty, is the list of FHIR bases the app agrees to launch from.
+    `allowed_issuers` are the FHIR bases the app agrees to launch from: none means every launch
+    is refused (deny by default). `redirect_url` is the registered callback, never derived from
+    the request's Host; required when any issuer is allowed.
     """
 
     client_id: str
@@ -29,9 +59,27 @@ class SmartConfig:
     session_secret: bytes
     allowed_issuers: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        bad = [i for i in self.allowed_issuers if not valid_url(i)]
+        if bad:
+            raise ValueError(f"not an https FHIR base without query or fragment: {bad[0]!r}")
+        if self.allowed_issuers and not (self.redirect_url and valid_url(self.redirect_url)):
+            raise ValueError("redirect_url (the app's https callback URL) is required")
+
+    @property
+    def frame_ancestors(self) -> str:
+        """The CSP `frame-ancestors` value: the origins of the allowed EHRs, or 'none'."""
+        found = dict.fromkeys(_shown_origin(i) for i in self.allowed_issuers)
+        return " ".join(found) or "'none'"
+
     def requested_scopes(self, *, ehr_launch: bool) -> str:
         """The full scope string of an authorization request."""
         suffix = "read" if self.scope_style == "v1" else "rs"
         parts = ["launch" if ehr_launch else "launch/patient", *self.scopes.split()]
         parts += [f"patient/{t}.{suffix}" for t in RESOURCE_TYPES]
         return " ".join(dict.fromkeys(parts))  # keep order, drop duplicates
+
+
+def _shown_origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.lower()}"

@@ -30,6 +30,16 @@ _sessions = sa.Table(
     sa.Column("data", sa.Text, nullable=False),
     sa.Column("touched", sa.Float, nullable=False, index=True),
 )
+# Launches in flight, one row per `state`: a callback consumes its row with one DELETE, so of two
+# concurrent callbacks with the same state only one (the one whose DELETE removed the row) goes on.
+_pending = sa.Table(
+    "smart_pending",
+    _metadata,
+    sa.Column("key", sa.String(64), primary_key=True),  # HMAC of the state
+    sa.Column("session", sa.String(64), nullable=False, index=True),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Column("created", sa.Float, nullable=False, index=True),
+)
 
 
 @dataclass(frozen=True)
@@ -56,26 +66,16 @@ class Context:
 @dataclass
 class Session:
     key: str
-    pending: dict[str, Pending] = field(default_factory=dict)
     context: Context | None = None
 
     def dump(self) -> str:
-        return json.dumps(
-            {
-                "pending": {s: asdict(p) for s, p in self.pending.items()},
-                "context": asdict(self.context) if self.context else None,
-            }
-        )
+        return json.dumps({"context": asdict(self.context) if self.context else None})
 
     @classmethod
     def load(cls, key: str, data: str) -> Session:
         raw: dict[str, Any] = json.loads(data)
         context = raw.get("context")
-        return cls(
-            key,
-            {s: Pending(**p) for s, p in raw["pending"].items()},
-            Context(**context) if context else None,
-        )
+        return cls(key, Context(**context) if context else None)
 
 
 class SessionStore:
@@ -103,14 +103,38 @@ class SessionStore:
         """A new session and the cookie value that finds it."""
         sid = secrets.token_urlsafe(32)
         session = Session(self._key(sid))
+        expired = self._clock() - self._ttl
         with self._engine.begin() as db:
-            db.execute(_sessions.delete().where(_sessions.c.touched < self._clock() - self._ttl))
+            db.execute(_sessions.delete().where(_sessions.c.touched < expired))
+            db.execute(_pending.delete().where(_pending.c.created < expired))
             db.execute(
                 _sessions.insert().values(
                     key=session.key, data=session.dump(), touched=self._clock()
                 )
             )
         return sid, session
+
+    def rotate(self, session: Session) -> tuple[str, Session]:
+        """The same session under a new cookie value; the old one finds nothing any more.
+
+        Done at login, so a session id planted or seen before sign-in is worth nothing after.
+        """
+        sid = secrets.token_urlsafe(32)
+        renewed = Session(self._key(sid), session.context)
+        with self._engine.begin() as db:
+            db.execute(_sessions.delete().where(_sessions.c.key == session.key))
+            db.execute(
+                _sessions.insert().values(
+                    key=renewed.key, data=renewed.dump(), touched=self._clock()
+                )
+            )
+            # Launches of other tabs of this browser still find their way back.
+            db.execute(
+                _pending.update()
+                .where(_pending.c.session == session.key)
+                .values(session=renewed.key)
+            )
+        return sid, renewed
 
     def get(self, sid: str | None) -> Session | None:
         if not sid:
@@ -120,29 +144,39 @@ class SessionStore:
 
     def add_pending(self, session: Session, state: str, pending: Pending) -> None:
         with self._engine.begin() as db:
-            current = self._read(db, session.key) or session
-            while len(current.pending) >= MAX_PENDING:
-                current.pending.pop(next(iter(current.pending)))
-            current.pending[state] = pending
-            self._write(db, current)
-        session.pending = current.pending
+            db.execute(
+                _pending.insert().values(
+                    key=self._key(state),
+                    session=session.key,
+                    data=json.dumps(asdict(pending)),
+                    created=self._clock(),
+                )
+            )
+            kept = (
+                sa.select(_pending.c.key)
+                .where(_pending.c.session == session.key)
+                .order_by(_pending.c.created.desc(), _pending.c.key)
+                .limit(MAX_PENDING)
+            )
+            db.execute(
+                _pending.delete().where(
+                    _pending.c.session == session.key, _pending.c.key.not_in(kept.scalar_subquery())
+                )
+            )
 
     def take_pending(self, session: Session, state: str) -> Pending | None:
-        """The request `state` names, removed so it cannot be used twice."""
+        """The request `state` names, if this session started it; removed, so used only once."""
+        key = self._key(state)
+        mine = (_pending.c.key == key) & (_pending.c.session == session.key)
         with self._engine.begin() as db:
-            current = self._read(db, session.key)
-            if current is None:
+            row = db.execute(sa.select(_pending.c.data, _pending.c.created).where(mine)).first()
+            if row is None or row.created < self._clock() - self._ttl:
                 return None
-            pending = current.pending.pop(state, None)
-            if pending is not None:
-                self._write(db, current)
-        session.pending = current.pending
-        return pending
-
-    def set_context(self, session: Session, context: Context) -> None:
-        session.context = context
-        with self._engine.begin() as db:
-            self._write(db, session)
+            # Only the caller whose DELETE removed the row may use it (DELETE's count is exact
+            # on SQLite and PostgreSQL alike; a concurrent one waits and finds nothing).
+            if db.execute(_pending.delete().where(mine)).rowcount != 1:
+                return None
+        return Pending(**json.loads(row.data))
 
     def _read(self, db: Connection, key: str) -> Session | None:
         row = db.execute(
@@ -153,10 +187,3 @@ class SessionStore:
             return None
         db.execute(_sessions.update().where(_sessions.c.key == key).values(touched=now))
         return Session.load(key, row.data)
-
-    def _write(self, db: Connection, session: Session) -> None:
-        db.execute(
-            _sessions.update()
-            .where(_sessions.c.key == session.key)
-            .values(data=session.dump(), touched=self._clock())
-        )

@@ -36,7 +36,15 @@ class LateApp:
         return self.app(environ, start_response)
 
 
-def make_smart_app(database: Path, *, scope_style: str = "v2") -> Flask:
+def make_smart_app(
+    database: Path,
+    *,
+    app_url: str = "http://127.0.0.1:9/",
+    issuers: tuple[str, ...] = (),
+    scope_style: str = "v2",
+    client_secret: str | None = None,
+) -> Flask:
+    """The SMART app alone, allowing launches from `issuers`, its callback under `app_url`."""
     codes = load_codesets()
 
     def assess(client: FhirClient, patient_id: str) -> EngineResult:
@@ -51,11 +59,12 @@ def make_smart_app(database: Path, *, scope_style: str = "v2") -> Flask:
 
     config = SmartConfig(
         client_id="relapse-cds-app",
-        redirect_url=None,
+        redirect_url=f"{app_url.rstrip('/')}/app/callback",
         scopes="",
         scope_style="v1" if scope_style == "v1" else "v2",
-        client_secret=None,
+        client_secret=client_secret,
         session_secret=b"test-session-secret-0123456789",
+        allowed_issuers=issuers,
     )
     app = Flask(__name__)
     engine = sa.create_engine(f"sqlite:///{database}")
@@ -82,26 +91,46 @@ def fhir_base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield base
 
 
+@dataclass(frozen=True)
+class AppServer:
+    url: str
+    holder: LateApp
+    database: Path
+
+
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     holder = LateApp()
+    database = tmp_path_factory.mktemp("smart") / "sessions.sqlite3"
     with wsgi_server(holder) as url:
-        holder.app = make_smart_app(tmp_path_factory.mktemp("smart") / "sessions.sqlite3")
-        yield url
+        holder.app = make_smart_app(database, app_url=url)
+        yield AppServer(url, holder, database)
+
+
+@pytest.fixture
+def app_url(app_server: AppServer) -> str:
+    return app_server.url
 
 
 StackFactory = Callable[..., Stack]
 
 
 @pytest.fixture
-def make_stack(fhir_base: str, app_url: str) -> Iterator[StackFactory]:
-    """Start a demo EHR (options as for create_ehr_app) in front of the shared FHIR server."""
+def make_stack(fhir_base: str, app_server: AppServer) -> Iterator[StackFactory]:
+    """Start a demo EHR (options as for create_ehr_app) in front of the shared FHIR server.
+
+    The app is set up anew to allow launches from that EHR only.
+    """
+    app_url = app_server.url
     with ExitStack() as stack:
 
         def start(**options: Any) -> Stack:
             holder = LateApp()
             ehr_url = stack.enter_context(wsgi_server(holder))
             holder.app = create_ehr_app(fhir_base, ehr_url, f"{app_url}/app/launch", **options)
+            app_server.holder.app = make_smart_app(
+                app_server.database, app_url=app_url, issuers=(f"{ehr_url}/fhir",)
+            )
             return Stack(fhir_base, app_url, ehr_url)
 
         yield start

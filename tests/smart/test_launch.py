@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 import socket
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 
-from tests.smart.conftest import Stack, StackFactory
+from tests.smart.conftest import Stack, StackFactory, make_smart_app
 
 pytestmark = pytest.mark.integration
 T = (3.05, 30.0)
@@ -245,11 +246,11 @@ def _closed_port() -> int:
         ("CLOSED", 502, "sign-in settings could not be read"),
     ],
 )
-def test_launch_errors(app_url: str, iss: str | None, status: int, title: str) -> None:
-    if iss == "CLOSED":
-        iss = f"http://127.0.0.1:{_closed_port()}/fhir"
-    params = {} if iss is None else {"iss": iss}
-    r = requests.get(f"{app_url}/app/launch", params=params, timeout=T, allow_redirects=False)
+def test_launch_errors(tmp_path: Path, iss: str | None, status: int, title: str) -> None:
+    closed = f"http://127.0.0.1:{_closed_port()}/fhir"
+    app = make_smart_app(tmp_path / "s.sqlite3", issuers=(closed,))
+    query = {} if iss is None else {"iss": closed if iss == "CLOSED" else iss}
+    r = app.test_client().get("/app/launch", query_string=query)
     assert r.status_code == status
     assert title in r.text
     assert "text/html" in r.headers["Content-Type"]
