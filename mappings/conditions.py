@@ -230,6 +230,19 @@ def _episodes(
     return episodes
 
 
+def _unconfirmed(
+    episodes: Sequence[Sequence[ConditionFacts]], warnings: list[str]
+) -> tuple[str, ...]:
+    """The Conditions of relapses resting only on unconfirmed or provisional ones (they count,
+    flagged)."""
+    found = tuple(
+        c.ref for e in episodes if all(c.verification in UNCONFIRMED for c in e) for c in e
+    )
+    if found:
+        warnings.append(f"relapse not confirmed (verification status): {', '.join(found)}")
+    return found
+
+
 def relapse_facts(
     conditions: Iterable[ConditionFacts], reinduction_starts: Sequence[date] = ()
 ) -> RelapseFacts:
@@ -289,13 +302,9 @@ def relapse_facts(
             "(onset of the relapse) to assess timing"
         )
         sources["relapsed"] = tuple(c.ref for c in candidates)
+        undated = _unconfirmed([candidates], warnings)
         return RelapseFacts(
-            True,
-            diagnosis,
-            True,
-            sources=sources,
-            warnings=tuple(warnings),
-            unconfirmed=tuple(c.ref for c in candidates if c.verification in UNCONFIRMED),
+            True, diagnosis, True, sources=sources, warnings=tuple(warnings), unconfirmed=undated
         )
 
     episodes = _episodes(relapses, reinduction_starts)
@@ -305,12 +314,7 @@ def relapse_facts(
                 f"{', '.join(c.ref for c in episode)}: relapse Conditions within 90 days of the "
                 "first (before reinduction), merged into one relapse (sites united)"
             )
-    # An episode resting only on unconfirmed or provisional Conditions counts, flagged.
-    unconfirmed = [
-        c.ref for e in episodes if all(c.verification in UNCONFIRMED for c in e) for c in e
-    ]
-    if unconfirmed:
-        warnings.append(f"relapse not confirmed (verification status): {', '.join(unconfirmed)}")
+    unconfirmed = _unconfirmed(episodes, warnings)
     dates = tuple(e[0].onset for e in episodes if e[0].onset is not None)
     first = episodes[0]
     site_sets = [c.sites.sites for c in first if c.sites.sites is not None]
@@ -339,7 +343,7 @@ def relapse_facts(
         incomplete,
         sources,
         tuple(warnings),
-        tuple(unconfirmed),
+        unconfirmed,
     )
 
 

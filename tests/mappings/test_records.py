@@ -583,3 +583,11 @@ def test_a_coded_reinduction_start_procedure_gives_day0(codes: CodeSets) -> None
     resources = [*_base(), _epic_relapse("rel", "2021-06-15", cc(SCT, "14016003")), later]
     assert extract([*resources, start], codes).relapse_count == 2
     assert extract([*resources, start | {"status": "not-done"}], codes).relapse_count == 1
+
+
+def test_an_undated_provisional_relapse_is_flagged(codes: CodeSets) -> None:
+    undated = _oracle_recurrence("rec", "2021-06-15", "provisional")
+    del undated["onsetDateTime"]
+    inputs = extract([*_base(), undated], codes)
+    assert (inputs.relapsed, inputs.relapse_date) == (True, None)
+    assert inputs.unconfirmed == ("Condition/rec",)
