@@ -114,6 +114,42 @@ def _parser() -> argparse.ArgumentParser:
     )
     sandbox.set_defaults(run=_sandbox)
 
+    check = commands.add_parser(
+        "check-order",
+        help="run the CALL-0603 idarubicin checks (order-sign) on draft orders, print JSON",
+        description="Checks each draft idarubicin MedicationRequest of ORDER against the record "
+        "in BUNDLE by risk-schemes.md section 9 (ORD-IDA-*), as the order-sign service does, "
+        'and prints {"patient": ..., "findings": [...]}: each finding with its rule, indicator, '
+        "order, reason, the values with their resources and dates, and the suggested action "
+        "(update, delete or none). No finding: the checks do not apply or nothing was found. "
+        'Input that cannot be read prints {"error": ...} and exits 1.',
+    )
+    check.add_argument(
+        "--order",
+        required=True,
+        type=Path,
+        metavar="ORDER",
+        help="a draft MedicationRequest (JSON), or a Bundle of draft orders as in draftOrders",
+    )
+    check.add_argument(
+        "bundle",
+        type=Path,
+        metavar="BUNDLE",
+        help="a FHIR R4 Bundle (JSON) holding one Patient and their record",
+    )
+    check.add_argument(
+        "--as-of",
+        type=_date,
+        default=None,
+        metavar="DATE",
+        help="the date of the request, for an order with no planned or authored date "
+        "(default: today)",
+    )
+    check.add_argument(
+        "--codes", type=Path, metavar="FILE", help="an institution's extra code sets (JSON)"
+    )
+    check.set_defaults(run=_check_order)
+
     demo = commands.add_parser(
         "demo", help="run the service, a local FHIR server and a test EHR (`make run`)"
     )
@@ -280,6 +316,50 @@ def _write(out: TextIO, obj: dict[str, Any], *, pretty: bool) -> None:
     ascii_only = _is_terminal(out)
     out.write(json.dumps(obj, indent=2 if pretty else None, ensure_ascii=ascii_only) + "\n")
     out.flush()
+
+
+def _check_order(args: argparse.Namespace) -> int:
+    from cds_hooks.contexts import draft_orders
+    from cds_hooks.errors import BadRequest
+    from service.hooks.idarubicin_order_sign import check_findings
+    from service.order_cards import finding_json
+
+    try:
+        codes = load_codesets(args.codes)
+        order = _read_json(args.order)
+        resources = resources_from_bundle(_read_json(args.bundle))
+        if isinstance(order, dict) and order.get("resourceType") != "Bundle":
+            order = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": order}]}
+        drafts = draft_orders({"draftOrders": order})
+    except (OSError, ValueError, InvalidBundle) as exc:
+        _write(sys.stdout, {"error": str(exc)}, pretty=False)
+        return 1
+    except BadRequest as exc:
+        # The field is named as in an order-sign call (a single order is entry[0]).
+        _write(sys.stdout, {"error": f"{args.order}: {exc.field} {exc.message}"}, pretty=False)
+        return 1
+    patient = next(r for r in resources if r.get("resourceType") == "Patient")
+    checked = check_findings(
+        drafts,
+        resources,
+        codes,
+        patient_id=str(patient.get("id")),
+        request_date=args.as_of or local_today(),
+    )
+    findings = [finding_json(f, draft) for draft, found in checked for f in found]
+    _write(
+        sys.stdout, {"patient": f"Patient/{patient.get('id')}", "findings": findings}, pretty=False
+    )
+    return 0
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_bytes())
+    except OSError as exc:
+        raise OSError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise ValueError(f"{path}: not JSON: {exc}") from None
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import date
 from typing import Any
 
 from cds_hooks.contexts import draft_orders
@@ -12,7 +13,7 @@ from cds_hooks.prefetch import Prefetched
 from mappings.codesets import ORDER_OBSERVATION_SETS, CodeSets
 from mappings.fhirjson import ref
 from mappings.orders import read_drafts, read_record
-from service.domain.orders import check_order, unreadable_order
+from service.domain.orders import Finding, check_order, unreadable_order
 from service.hooks.base import HookEnv, HookModule
 from service.order_cards import SERVICE_ID, order_cards
 
@@ -47,6 +48,37 @@ def prefetch_templates(codes: CodeSets) -> dict[str, str]:
     }
 
 
+def check_findings(
+    drafts: Sequence[Mapping[str, Any]],
+    resources: Sequence[Mapping[str, Any]],
+    codes: CodeSets,
+    *,
+    patient_id: str,
+    request_date: date,
+    failures: Sequence[str] = (),
+) -> list[tuple[Mapping[str, Any], tuple[Finding, ...]]]:
+    """(draft, findings) for each idarubicin draft among `drafts`; the hook and the CLI."""
+    found = read_drafts(drafts, resources, codes, patient_id=patient_id, request_date=request_date)
+    if not found:
+        return []
+    record = read_record(
+        resources,
+        codes,
+        patient_id=patient_id,
+        draft_refs=frozenset(ref(d) for d in drafts),
+        failures=failures,
+    )
+    return [
+        (
+            draft.resource,
+            check_order(draft.order, record)
+            if draft.order is not None
+            else unreadable_order(record, draft.problem or "the draft order"),
+        )
+        for draft in found
+    ]
+
+
 def check_drafts(
     drafts: Sequence[Mapping[str, Any]],
     resources: Sequence[Mapping[str, Any]],
@@ -56,26 +88,15 @@ def check_drafts(
     failures: Sequence[str] = (),
 ) -> list[Card]:
     """The cards for the idarubicin drafts among `drafts` (none: no card)."""
-    found = read_drafts(
-        drafts, resources, env.codes, patient_id=patient_id, request_date=env.today()
-    )
-    if not found:
-        return []
-    record = read_record(
+    checked = check_findings(
+        drafts,
         resources,
         env.codes,
         patient_id=patient_id,
-        draft_refs=frozenset(ref(d) for d in drafts),
+        request_date=env.today(),
         failures=failures,
     )
-    cards: list[Card] = []
-    for draft in found:
-        if draft.order is None:
-            findings = unreadable_order(record, draft.problem or "the draft order")
-        else:
-            findings = check_order(draft.order, record)
-        cards += order_cards(findings, draft.resource)
-    return cards
+    return [card for draft, findings in checked for card in order_cards(findings, draft)]
 
 
 def _handler(env: HookEnv) -> Handler:
