@@ -128,15 +128,20 @@ def create_smart_blueprint(config: SmartConfig, assess: Assess, engine: Engine) 
 
     @bp.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> tuple[str, int]:
-        status = exc.code or 500
+        status = http_status(exc)
         shown = _Problem(status, exc.name, "The request could not be handled.", _RELAUNCH)
         return render_template("smart_error.html", problem=shown), status
 
     @bp.errorhandler(Exception)
     def unexpected(exc: Exception) -> tuple[str, int]:
-        logger.exception("SMART app: unexpected error (%s)", type(exc).__name__)
-        shown = _Problem(500, "Something went wrong", "The app met an unexpected error.", _RELAUNCH)
-        return render_template("smart_error.html", problem=shown), 500
+        # As in the hook's error_response: the message may quote patient data, so DEBUG only.
+        logger.error("SMART app: unexpected error (%s)", type(exc).__name__)
+        logger.debug("SMART app: unexpected error details", exc_info=exc)
+        status = http_status(exc)
+        shown = _Problem(
+            status, "Something went wrong", "The app met an unexpected error.", _RELAUNCH
+        )
+        return render_template("smart_error.html", problem=shown), status
 
     @bp.after_request
     def headers(response: Response) -> Response:

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import flask
 import pytest
+import requests
 import sqlalchemy as sa
 
+from cds_hooks.fhir import FhirClient
 from service.app import _smart_config
 from service.domain import assess
 from service.domain.inputs import Comparator, Lineage, Mrd, RelapseInputs
+from service.engine import EngineResult
 from service.settings import Settings
+from service.smart import blueprint as smart_blueprint
 from service.smart.config import SmartConfig
 from service.smart.sessions import MAX_PENDING, Context, Pending, SessionStore
 from service.smart.timeline import build_timeline, format_mrd
@@ -224,3 +231,35 @@ def test_page_names_the_scheme_followed_and_the_mrd_threshold_in_words() -> None
     directed = assess(make_inputs("late", "isolated_marrow", mrd=None), date(2026, 1, 1), "allr3")
     text = build_page(directed, {}, {}, {}).plan_text
     assert text.startswith("MRD decides: HSCT if post-induction MRD ≥ 0.01 %")
+
+
+def unused_assess(client: FhirClient, patient_id: str) -> EngineResult:
+    raise AssertionError("not reached: the launch fails first")
+
+
+def test_an_unexpected_error_is_a_500_page_and_logs_no_message_at_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def boom(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("Jane Doe, MRN 0012345")
+
+    monkeypatch.setattr(requests, "get", boom)
+    config = replace(
+        _config("v2"),
+        allowed_issuers=("https://ehr.example.org/fhir",),
+        redirect_url="https://cds.example.org/app/callback",
+    )
+    app = flask.Flask(__name__)
+    app.register_blueprint(
+        smart_blueprint.create_smart_blueprint(
+            config, unused_assess, sa.create_engine(f"sqlite:///{tmp_path / 'db'}")
+        )
+    )
+    with caplog.at_level(logging.DEBUG, logger="service.smart"):
+        response = app.test_client().get("/app/launch?iss=https://ehr.example.org/fhir&launch=1")
+    assert response.status_code == 500
+    assert "Something went wrong" in response.get_data(as_text=True)
+    shown = [r for r in caplog.records if r.levelno >= logging.INFO]
+    assert "RuntimeError" in " ".join(r.getMessage() for r in shown)
+    # No traceback either: any handler but ours would print the message with it.
+    assert all(r.exc_info is None for r in shown)
