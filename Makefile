@@ -6,6 +6,9 @@ BIN := $(VENV)/bin
 # sekmet-fhir (the local FHIR R4 server) pins its own dependencies: it lives in its own venv.
 FHIR_VENV := .venv-fhir
 SEKMET_VERSION := 0.1.1
+# HealthChain, measured beside us by `make bench`: its own venv too (its own fhir.resources pin).
+HC_VENV := .venv-healthchain
+HEALTHCHAIN_VERSION := 0.16.1
 
 .PHONY: run test lint typecheck unit bench system-deps clean
 
@@ -19,6 +22,11 @@ $(FHIR_VENV)/bin/sekmet:
 	$(PYTHON) -m venv $(FHIR_VENV)
 	$(FHIR_VENV)/bin/pip install --quiet --upgrade pip
 	$(FHIR_VENV)/bin/pip install --quiet 'sekmet-fhir==$(SEKMET_VERSION)'
+
+$(HC_VENV)/bin/gunicorn:
+	$(PYTHON) -m venv $(HC_VENV)
+	$(HC_VENV)/bin/pip install --quiet --upgrade pip
+	$(HC_VENV)/bin/pip install --quiet 'healthchain==$(HEALTHCHAIN_VERSION)' 'gunicorn>=25.1'
 
 # Debian packages the integration tests drive: Chromium and PostgreSQL.
 system-deps:
@@ -40,8 +48,9 @@ unit: $(BIN)/relapse-cds
 test: $(BIN)/relapse-cds $(FHIR_VENV)/bin/sekmet system-deps lint typecheck
 	SEKMET_BIN=$(CURDIR)/$(FHIR_VENV)/bin/sekmet $(BIN)/pytest -q -n 2 --dist loadfile
 
-bench: $(BIN)/relapse-cds $(FHIR_VENV)/bin/sekmet
-	SEKMET_BIN=$(CURDIR)/$(FHIR_VENV)/bin/sekmet $(BIN)/python -m bench
+bench: $(BIN)/relapse-cds $(FHIR_VENV)/bin/sekmet $(HC_VENV)/bin/gunicorn
+	SEKMET_BIN=$(CURDIR)/$(FHIR_VENV)/bin/sekmet HEALTHCHAIN_VENV=$(CURDIR)/$(HC_VENV) \
+		$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) $(FHIR_VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(FHIR_VENV) $(HC_VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -66,11 +66,13 @@ def gunicorn_app(
     log: Path | None = None,
     worker_class: str = WORKER_CLASS,
     threads: int = THREADS,
+    gunicorn: Path = BIN / "gunicorn",
+    probe: str = "/cds-services",
 ) -> Iterator[Served]:
     """gunicorn with the options `relapse-cds serve` uses, on an app factory ("mod:fn()")."""
     port = free_port()
     argv = [
-        str(BIN / "gunicorn"),
+        str(gunicorn),
         "--preload",
         "--workers",
         str(workers),
@@ -85,13 +87,19 @@ def gunicorn_app(
         "30",
         factory,
     ]
-    with _served(argv, port, workers, env, log) as served:
+    with _served(argv, port, workers, env, log, probe=probe) as served:
         yield served
 
 
 @contextmanager
 def _served(
-    argv: list[str], port: int, workers: int, env: Mapping[str, str], log: Path | None
+    argv: list[str],
+    port: int,
+    workers: int,
+    env: Mapping[str, str],
+    log: Path | None,
+    *,
+    probe: str = "/cds-services",
 ) -> Iterator[Served]:
     url = f"http://127.0.0.1:{port}"
     with ExitStack() as stack:
@@ -100,7 +108,7 @@ def _served(
         process = stack.enter_context(
             subprocess_server(
                 argv,
-                probe=f"{url}/cds-services",
+                probe=f"{url}{probe}",
                 log=out,
                 env=env,
                 ready=lambda proc: len(Served(url, proc).worker_pids()) >= workers,
