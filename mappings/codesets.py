@@ -119,15 +119,16 @@ class CodeSets:
     def first_set(self, names: Iterable[str], codings: Iterable[Mapping[str, Any]]) -> str | None:
         """The first of sets `names` that a coding of `codings` belongs to (each coding's key is
         computed once, however many sets are asked)."""
-        keys = [
-            _key(system, code)
-            for coding in codings
-            if (system := _str(coding.get("system"))) and (code := _str(coding.get("code")))
-        ]
+        keys = []
+        for coding in codings:
+            system, code = coding.get("system"), coding.get("code")
+            if isinstance(system, str) and isinstance(code, str) and system and code:
+                keys.append(_key(system, code))
         if keys:
+            sets = self.sets
             for name in names:
-                members = self.sets.get(name, {})
-                if any(key in members for key in keys):
+                members = sets.get(name)
+                if members and any(key in members for key in keys):
                     return name
         return None
 

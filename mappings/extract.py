@@ -146,16 +146,16 @@ class _Record:
     def _withdrawn(self, r: Mapping[str, Any], rtype: Any) -> str | None:
         """The status of a resource the mapping would read but that does not stand, else None."""
         codes = self.codes
-        cs = list(codings(r.get("code")))
         if rtype == "Condition" and _entered_in_error(r) and cond.is_relevant(r, codes):
             return "verification status"
         status = as_str(r.get("status"))  # a list or an object would not hash
-        kinds = _OBSERVATION_KINDS
         if rtype == "Observation" and status in obs.SKIPPED_STATUSES:
-            return str(status) if any(codes.match(k, cs) for k in kinds) else None
+            read = codes.first_set(_OBSERVATION_KINDS, codings(r.get("code")))
+            return None if read is None else str(status)
         if rtype == "Procedure" and status in _SKIPPED_PROCEDURES:
-            read = ("hsct_procedure", "end_of_frontline_therapy", "reinduction_start")
-            return str(status) if any(codes.match(k, cs) for k in read) else None
+            kinds = ("hsct_procedure", "end_of_frontline_therapy", "reinduction_start")
+            read = codes.first_set(kinds, codings(r.get("code")))
+            return None if read is None else str(status)
         if rtype in ("CarePlan", "Specimen") and status == "entered-in-error":
             return str(status)
         return None

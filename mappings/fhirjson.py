@@ -89,9 +89,12 @@ def codings(concept: Any) -> Iterator[Mapping[str, Any]]:
     """The codings of a CodeableConcept (a dict), or of a list of them."""
     concepts = concept if isinstance(concept, list) else [concept]
     for c in concepts:
-        for coding in as_list(as_dict(c).get("coding")):
-            if isinstance(coding, Mapping):
-                yield coding
+        # Read for every resource of a record: parsed JSON is dicts, checked before the ABC.
+        found = c.get("coding") if type(c) is dict or isinstance(c, Mapping) else None
+        if isinstance(found, list):
+            for coding in found:
+                if type(coding) is dict or isinstance(coding, Mapping):
+                    yield coding
 
 
 def full_date(value: Any) -> date | None:
