@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import json
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from datetime import date
 from typing import Any
@@ -34,8 +38,34 @@ def ref(resource: Mapping[str, Any]) -> str:
     )
 
 
+# Validation is a pure function of a resource's JSON and costs ~0.1 ms a resource, most of the
+# assessment: a resource seen before (patient-view fires at every opening of the chart, with
+# the same record) is not validated again. Keyed by a digest, so no patient data is kept; bounded.
+MEMO_SIZE = 50_000
+_memo: OrderedDict[bytes, str | None] = OrderedDict()
+_memo_lock = threading.Lock()
+
+
 def validation_problem(resource: Mapping[str, Any]) -> str | None:
     """None when the resource validates as R4B, else a short reason without any value."""
+    try:
+        text = json.dumps(resource, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    except (TypeError, ValueError):
+        return _validate(resource)  # not plain JSON: not remembered
+    key = hashlib.blake2b(text, digest_size=16).digest()
+    with _memo_lock:
+        if key in _memo:
+            _memo.move_to_end(key)
+            return _memo[key]
+    problem = _validate(resource)
+    with _memo_lock:
+        _memo[key] = problem
+        while len(_memo) > MEMO_SIZE:
+            _memo.popitem(last=False)
+    return problem
+
+
+def _validate(resource: Mapping[str, Any]) -> str | None:
     rtype = resource.get("resourceType")
     if not isinstance(rtype, str) or rtype not in _MODULES:
         return "unsupported resource type"
