@@ -125,7 +125,7 @@ READ_SETS = {
         (None,),
     ),
     "Procedure": (
-        ("hsct_procedure", "end_of_frontline_therapy"),
+        ("hsct_procedure", "end_of_frontline_therapy", "reinduction_start"),
         ("completed", "in-progress", None),
     ),
 }
