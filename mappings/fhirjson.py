@@ -154,11 +154,6 @@ def has_words(text: str, phrase: str) -> bool:
     return re.search(_words(phrase), text) is not None
 
 
-def without_words(text: str, phrase: str) -> str:
-    """`text` with every whole-word occurrence of `phrase` taken out."""
-    return re.sub(_words(phrase), " ", text)
-
-
 def is_partial_date(value: Any) -> bool:
     """A date written but not to the day (e.g. "2020-05"), or not a date at all."""
     return value is not None and full_date(value) is None

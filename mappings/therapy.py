@@ -16,7 +16,6 @@ from mappings.fhirjson import (
     full_date,
     has_words,
     ref,
-    without_words,
 )
 
 
@@ -54,14 +53,12 @@ def frontline_kind(resource: Mapping[str, Any], codes: CodeSets) -> str | None:
     text = _plan_text(resource)
     if any(has_words(text, w) for w in codes.relapse_plan_words):
         return None
-    # "Interim maintenance" is a phase: take the phase words out before looking for maintenance.
-    rest = text
-    for phrase in codes.frontline_phase_words:
-        rest = without_words(rest, phrase)
-    if any(has_words(rest, w) for w in codes.maintenance_words):
-        return MAINTENANCE
+    # A phase named anywhere (title or category; "interim maintenance" included) makes the plan a
+    # phase: its end is never read as the end of frontline therapy.
     if any(has_words(text, w) for w in codes.frontline_phase_words):
         return PHASE
+    if any(has_words(text, w) for w in codes.maintenance_words):
+        return MAINTENANCE
     if any(has_words(text, w) for w in codes.frontline_words):
         return WHOLE
     return None

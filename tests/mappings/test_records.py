@@ -591,3 +591,9 @@ def test_an_undated_provisional_relapse_is_flagged(codes: CodeSets) -> None:
     inputs = extract([*_base(), undated], codes)
     assert (inputs.relapsed, inputs.relapse_date) == (True, None)
     assert inputs.unconfirmed == ("Condition/rec",)
+
+
+def test_a_phase_named_in_the_category_is_a_phase(codes: CodeSets) -> None:
+    plan = _plan("im", "Interim Maintenance II", "completed", "2019-06-01", "2019-08-20")
+    plan["category"] = [{"text": "Maintenance chemotherapy"}]
+    assert extract(_with_plans(plan), codes).end_of_therapy is None
