@@ -24,13 +24,22 @@ from typing import Any
 
 import requests
 
-from bench.data import AS_OF, collection, hook_body, prefetch_of, routine_labs, synthetic_record
+from bench.data import (
+    AS_OF,
+    collection,
+    hook_body,
+    order_sign_body,
+    prefetch_of,
+    routine_labs,
+    synthetic_record,
+)
 from bench.servers import BIN, Served, gunicorn_app, service_env
 from service.cards import ASSESSMENT_EXTENSION
 from service.demo.servers import sekmet_server, wsgi_server
 from service.server import WORKER_CLASS
 
 HOOK = "/cds-services/relapsed-all-risk"
+ORDER_HOOK = "/cds-services/reinduction-idarubicin-check"
 FLOOR = "/bench/floor"
 SAMPLES = 300
 SCALE_SAMPLES = 60
@@ -135,6 +144,7 @@ def latency(
         "floor": (served.url + FLOOR, body),
         "hook": (served.url + HOOK, body),
         "first": (served.url + HOOK, first_view(20)),
+        "order": (served.url + ORDER_HOOK, order_sign_body),
     }
     if healthchain is not None:
         calls["hc fixed"] = (healthchain.url + HC_FIXED, body)
@@ -157,6 +167,12 @@ def latency(
             p50_p99(times["first"], f50),
             "",
             None,
+        ),
+        Row(
+            "order-sign (idarubicin draft, demo record prefetched), p50 / p99",
+            p50_p99(times["order"], f50),
+            "p50 ≤ 2× patient-view p50",
+            percentile(times["order"], 0.5) <= 2 * h50,
         ),
     ]
     if healthchain is not None:

@@ -182,3 +182,32 @@ def hook_body(patient: str, prefetch: dict[str, Any] | None, **extra: Any) -> di
     if prefetch is not None:
         body["prefetch"] = prefetch
     return body
+
+
+def order_sign_body() -> dict[str, Any]:
+    """An order-sign call with full prefetch: the demo patient in reinduction and its draft."""
+    from service.demo.catalog import demo_patients
+
+    demo = next(p for p in demo_patients() if p.draft_orders is not None)
+    by_type: dict[str, list[Resource]] = {}
+    for entry in demo.bundle["entry"]:
+        by_type.setdefault(entry["resource"]["resourceType"], []).append(entry["resource"])
+    prefetch = {
+        "patient": by_type["Patient"][0],
+        "conditions": searchset(by_type.get("Condition", [])),
+        "careplans": searchset(by_type.get("CarePlan", [])),
+        "procedures": searchset(by_type.get("Procedure", [])),
+        "observations": searchset(by_type.get("Observation", [])),
+        "medications": searchset(by_type.get("MedicationRequest", [])),
+        "administrations": searchset(by_type.get("MedicationAdministration", [])),
+    }
+    return {
+        "hook": "order-sign",
+        "hookInstance": str(uuid.uuid4()),
+        "context": {
+            "patientId": demo.patient_id,
+            "userId": "Practitioner/bench",
+            "draftOrders": demo.draft_orders,
+        },
+        "prefetch": prefetch,
+    }

@@ -130,3 +130,46 @@ def test_stricter_check_catches_an_action_on_another_resource() -> None:
         "cards[0].suggestions[0].actions[0].resourceId: must name a draft order of this call",
         "cards[0].suggestions[1].actions[0].resource: must be a draft order of this call",
     ]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"dosageInstruction": "x"},
+        {
+            "dosageInstruction": [
+                {"doseAndRate": [{"doseQuantity": {"value": "12", "unit": "mg/m2"}}]}
+            ]
+        },
+        {"dosageInstruction": [{"timing": {"event": "2026-02-15"}, "doseAndRate": "x"}]},
+        {"dosageInstruction": [{"doseAndRate": [{"doseQuantity": {"value": 1e400}}]}]},
+        {"medicationCodeableConcept": None, "medicationReference": "Medication/x"},
+        {
+            "medicationCodeableConcept": None,
+            "medicationReference": {"reference": "#m"},
+            "contained": "x",
+        },
+        {"subject": "Patient/p"},
+        {"authoredOn": 20260215},
+    ],
+)
+def test_odd_drafts_never_give_a_server_error(client: FlaskClient, change: dict[str, Any]) -> None:
+    order = {k: v for k, v in {**draft(12), **change}.items() if v is not None}
+    answer = client.post(PATH, json=body([order], [*record(), anc(1200), platelets(120_000)]))
+    assert answer.status_code == 200, answer.get_json()
+    assert check_cards_response(answer.get_json()) == []
+
+
+def test_a_draft_referring_to_a_contained_idarubicin_is_checked(client: FlaskClient) -> None:
+    order = draft(12)
+    del order["medicationCodeableConcept"]
+    order["medicationReference"] = {"reference": "#ida"}
+    order["contained"] = [
+        {
+            "resourceType": "Medication",
+            "id": "ida",
+            "code": {"coding": [{"system": "http://www.whocc.no/atc", "code": "L01DB06"}]},
+        }
+    ]
+    response = client.post(PATH, json=body([order], [*record(), anc(1200), platelets(120_000)]))
+    assert [c["indicator"] for c in response.get_json()["cards"]] == ["warning"]
