@@ -145,7 +145,7 @@ def _sites(resource: Mapping[str, Any], codes: CodeSets) -> SiteFacts:
         texts = [as_str(concept.get("text")) or ""]
         texts += [as_str(c.get("display")) or "" for c in codings(concept)]
         text = " ".join(t for t in texts if t.strip())
-        if not text:
+        if not text and not cs:
             continue
         named, negated = site_text(text, codes)
         if negated:
@@ -160,7 +160,7 @@ def _sites(resource: Mapping[str, Any], codes: CodeSets) -> SiteFacts:
             continue
         if not named:
             incomplete = True
-            warnings.append(f"{r}: a bodySite text names no known site (site unknown)")
+            warnings.append(f"{r}: a bodySite names no known site (site unknown)")
             continue
         from_text |= named
     sites = coded | from_text

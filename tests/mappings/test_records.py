@@ -211,7 +211,7 @@ def test_text_naming_no_known_site_is_unknown_never_other(codes: CodeSets, text:
     inputs = extract(_epic_record(_text(text)), codes)
     assert inputs.sites is None
     assert inputs.sites_incomplete
-    assert "Condition/rel: a bodySite text names no known site (site unknown)" in inputs.warnings
+    assert "Condition/rel: a bodySite names no known site (site unknown)" in inputs.warnings
 
 
 def test_an_unknown_text_site_beside_a_coded_cns_is_not_isolated_cns(codes: CodeSets) -> None:
@@ -597,3 +597,11 @@ def test_a_phase_named_in_the_category_is_a_phase(codes: CodeSets) -> None:
     plan = _plan("im", "Interim Maintenance II", "completed", "2019-06-01", "2019-08-20")
     plan["category"] = [{"text": "Maintenance chemotherapy"}]
     assert extract(_with_plans(plan), codes).end_of_therapy is None
+
+
+def test_a_local_site_code_without_text_is_an_unknown_site(codes: CodeSets) -> None:
+    local = {
+        "coding": [{"system": "urn:oid:1.2.840.114350.1.13.0.1.7.4.698084.10042", "code": "12"}]
+    }
+    inputs = extract(_epic_record(cc(SCT, "21483005"), local), codes)
+    assert (inputs.sites, inputs.sites_incomplete) == (frozenset({Site.CNS}), True)
