@@ -215,8 +215,10 @@ _FISH_GROUP = re.compile(r"\(([^()]*)\)")
 _FISH_CON = re.compile(r"^(.+?)\s+con\s+(.+)$", re.IGNORECASE)
 _FISH_TOKEN = re.compile(r"[A-Za-z0-9'’]+")
 # A fusion written in text: BCR::ABL1 (ISCN 2016+, HGVS) or BCR-ABL1.
+# Symbols as HGNC writes them (upper case), so "ABL1-rearranged" names no partner; a trailing
+# hyphen ("ETV6-RUNX1-like") is another entity, not the fusion.
 _FUSION_TEXT = re.compile(
-    r"(?<![\w-])([A-Za-z][A-Za-z0-9]{1,15})\s*(::|-)\s*([A-Za-z][A-Za-z0-9]{1,15})(?![\w])"
+    r"(?<![\w-])([A-Z][A-Z0-9]{1,15})\s*(::|-)\s*([A-Z][A-Z0-9]{1,15})(?![\w-])"
 )
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from mappings.codesets import CodeSets
 from mappings.extract import extract
+from service.cards import build_cards
 from service.domain.inputs import MarkerStatus
 from service.engine import assess_resources
 from tests.mappings.builders import HGNC, LOINC, SCT, cc, late_marrow_relapse, observation
@@ -193,3 +194,25 @@ def test_icd_o_3_bcr_abl1_still_counts(codes: CodeSets) -> None:
     }
     resources = [r for r in _standard_risk_case() if r.get("id") != "dx"] + [dx]
     assert extract(resources, codes).genetics.status("BCR-ABL1") is MarkerStatus.PRESENT
+
+
+def _genetics_line(resources: list[dict[str, Any]], codes: CodeSets) -> str:
+    result = assess_resources(resources, codes=codes, primary="inpog", as_of=AS_OF)
+    lines = [
+        line
+        for card in build_cards(result, app_url=None)
+        for line in (card.detail or "").splitlines()
+        if line.startswith("- Genetics:")
+    ]
+    assert len(lines) == 1
+    return lines[0]
+
+
+def test_the_card_names_markers_a_result_could_not_be_read_for(codes: CodeSets) -> None:
+    unread = _gr_variant("v", [{"system": HGNC, "code": "ABL1"}])
+    line = _genetics_line([*_standard_risk_case(), _karyotype("46,XY[20]"), unread], codes)
+    assert "could not be read" in line
+    assert "BCR-ABL1" in line
+    assert "could not be read" not in _genetics_line(
+        [*_standard_risk_case(), _karyotype("46,XY[20]")], codes
+    )

@@ -13,6 +13,7 @@ from mappings.observations import (
     read_blasts,
     read_genomic,
     read_mrd,
+    text_fusions,
 )
 from service.domain.inputs import Comparator, MarkerStatus
 from tests.mappings.builders import HGNC, LOINC, OWN, cc, genomic, mrd, observation
@@ -259,6 +260,25 @@ def test_bcr_abl1_positive_as_systems_write_it(
     result = read_genomic(o, codes)
     assert result.problem is None
     assert dict(result.markers) == {"BCR-ABL1": MarkerStatus.PRESENT}
+
+
+@pytest.mark.parametrize(
+    ("text", "genes"),
+    [
+        ("BCR::ABL1", {"BCR", "ABL1"}),
+        ("BCR-ABL1 p190 transcript", {"BCR", "ABL1"}),
+        ("BCR-ABL (p210)", {"BCR", "ABL1"}),  # the previous symbol ABL
+        ("TEL-AML1 fusion", {"ETV6", "RUNX1"}),
+        ("NUP214::ABL1", {"NUP214", "ABL1"}),
+        ("EBF1-PDGFRB", {"EBF1", "PDGFRB"}),
+        ("ABL1-rearranged", set()),  # no partner named
+        ("ETV6-RUNX1-like", set()),  # another subtype
+        ("HLA-DR", set()),
+        ("Somatic", set()),
+    ],
+)
+def test_fusions_written_in_text(codes: CodeSets, text: str, genes: set[str]) -> None:
+    assert text_fusions(text, codes) == genes
 
 
 @pytest.mark.parametrize(
