@@ -111,6 +111,11 @@ def _doses(order: Mapping[str, Any]) -> tuple[Dose, ...]:
     return tuple(found)
 
 
+# No dose, count or body size has 20 digits before the point; larger numbers would overflow the
+# 28-digit decimal arithmetic of the checks (InvalidOperation), so they are unreadable.
+MAX_DIGITS = 20
+
+
 def _decimal(value: Any) -> Decimal | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
@@ -118,7 +123,9 @@ def _decimal(value: Any) -> Decimal | None:
         number = Decimal(str(value))  # str: 0.499 stays 0.499, not its binary neighbour
     except InvalidOperation:
         return None
-    return number if number.is_finite() and number >= 0 else None
+    if not number.is_finite() or number < 0 or number.adjusted() >= MAX_DIGITS:
+        return None
+    return number
 
 
 def read_drafts(
@@ -195,7 +202,7 @@ def read_record(
             "MedicationAdministration",
         ):
             continue
-        if kind == "Observation" and r.get("status") in obs.SKIPPED_STATUSES:
+        if kind == "Observation" and as_str(r.get("status")) in obs.SKIPPED_STATUSES:
             continue
         relevant = _relevant(r, codes, meds)
         if not relevant:

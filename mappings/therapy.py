@@ -109,7 +109,7 @@ def frontline_therapy(
     plans = [
         (p, kind)
         for p in care_plans
-        if p.get("status") not in _UNREAD_PLAN_STATUSES
+        if as_str(p.get("status")) not in _UNREAD_PLAN_STATUSES
         and (kind := frontline_kind(p, codes)) is not None
     ]
     # A plan started on or after the relapse is relapse therapy, not frontline.
@@ -158,7 +158,7 @@ def reinduction_starts(
     return sorted(
         (start, ref(p))
         for p in care_plans
-        if p.get("status") not in _UNREAD_PLAN_STATUSES
+        if as_str(p.get("status")) not in _UNREAD_PLAN_STATUSES
         and any(has_words(_plan_text(p), w) for w in codes.reinduction_words)
         and (start := _period(p)[0]) is not None
     )

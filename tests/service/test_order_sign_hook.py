@@ -13,7 +13,17 @@ from cds_hooks.contexts import order_action_problems
 from cds_hooks.models import check_cards_response
 from service.app import create_app
 from service.settings import Settings
-from tests.service.order_builders import DAY0, anc, bsa, draft, platelets, record
+from tests.service.order_builders import (
+    DAY0,
+    anc,
+    bsa,
+    draft,
+    good_counts,
+    height,
+    platelets,
+    record,
+    weight,
+)
 
 PATH = "/cds-services/reinduction-idarubicin-check"
 
@@ -173,3 +183,23 @@ def test_a_draft_referring_to_a_contained_idarubicin_is_checked(client: FlaskCli
     ]
     response = client.post(PATH, json=body([order], [*record(), anc(1200), platelets(120_000)]))
     assert [c["indicator"] for c in response.get_json()["cards"]] == ["warning"]
+
+
+@pytest.mark.parametrize("dose", [1e308, 1e25])
+def test_a_dose_too_large_to_compute_with_is_answered(client: FlaskClient, dose: float) -> None:
+    # Was an InvalidOperation (500) in the decimal arithmetic of the dose check.
+    request = body([draft(dose, "mg")], [*record(), *good_counts(), height(140), weight(35)])
+    answer = client.post(PATH, json=request)
+    assert answer.status_code == 200, answer.get_json()
+    assert check_cards_response(answer.get_json()) == []
+
+
+def test_statuses_of_the_wrong_json_type_are_answered(client: FlaskClient) -> None:
+    # A list does not hash: each was a TypeError (500).
+    resources = [*record(), anc(1200), platelets(120_000), bsa(1.0)]
+    for resource in resources:
+        if resource["resourceType"] in ("CarePlan", "Observation"):
+            resource["status"] = [resource.get("status")]
+    answer = client.post(PATH, json=body([draft(12)], resources))
+    assert answer.status_code == 200, answer.get_json()
+    assert check_cards_response(answer.get_json()) == []
