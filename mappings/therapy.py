@@ -77,13 +77,15 @@ def _period(plan: Mapping[str, Any]) -> tuple[date | None, date | None]:
     return full_date(period.get("start")), full_date(period.get("end"))
 
 
-def _covers(plan: Mapping[str, Any], relapse: date) -> bool:
-    """Whether the plan's period holds the relapse date (an open period only while active)."""
+def _covers(plan: Mapping[str, Any], kind: str, relapse: date) -> bool:
+    """Whether the plan's period holds the relapse date. An open period holds it only while the
+    plan is active, and only for maintenance or the whole plan: a phase of weeks (induction ...)
+    left open in the EHR says nothing of the years after."""
     start, end = _period(plan)
     if start is not None and start > relapse:
         return False
     if end is None:
-        return plan.get("status") == "active"
+        return plan.get("status") == "active" and kind != PHASE
     return relapse <= end
 
 
@@ -131,7 +133,7 @@ def frontline_therapy(
     on: bool | None = None
     if relapse is not None:
         # Whatever the status now (a plan revoked because of the relapse was running at it).
-        covering = [ref(p) for p, _ in plans if _covers(p, relapse)]
+        covering = [ref(p) for p, kind in plans if _covers(p, kind, relapse)]
         stale = [
             ref(p)
             for p, _ in plans

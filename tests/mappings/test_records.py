@@ -605,3 +605,10 @@ def test_a_local_site_code_without_text_is_an_unknown_site(codes: CodeSets) -> N
     }
     inputs = extract(_epic_record(cc(SCT, "21483005"), local), codes)
     assert (inputs.sites, inputs.sites_incomplete) == (frozenset({Site.CNS}), True)
+
+
+def test_an_open_induction_plan_left_active_is_not_on_therapy(codes: CodeSets) -> None:
+    plan = _plan("ind", "AALL1731 Induction", "active", "2018-03-12", None)
+    assert extract(_with_plans(plan), codes).on_therapy is None
+    maintenance = _plan("mnt", "AALL1731 Maintenance", "active", "2019-09-01", None)
+    assert extract(_with_plans(plan, maintenance), codes).on_therapy is True
