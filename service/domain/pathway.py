@@ -9,6 +9,7 @@ inputs that decide it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from service.domain.assessment import (
     INDETERMINATE,
@@ -71,7 +72,9 @@ class WorldPlan:
         return (self.plan, self.scheme)
 
 
+@lru_cache(maxsize=8192)
 def world_plan(f: Facts, primary: str) -> WorldPlan:
+    # Cached: plan resolution, the MRD check and "what would change" revisit the same worlds.
     if f.later_relapse or f.refractory:
         return WorldPlan(RELAPSED_REFRACTORY, ("PATH-1",), primary, "", SUPPORTIVE_CARE)
     scheme, rules = primary, tuple[str, ...]()
