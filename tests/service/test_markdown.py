@@ -82,8 +82,9 @@ def test_any_text_renders_as_itself_inline(text: str) -> None:
     if not expected:
         assert gfm(escape(text)) == ""
         return
-    assert plain(gfm(escape(text))) == expected
-    assert plain(LINKIFY.render(escape(text))) == expected
+    # plain() drops word joiners, the text's own (U+2060) as well as those escape adds.
+    assert plain(gfm(escape(text))) == expected.replace("\u2060", "")
+    assert plain(LINKIFY.render(escape(text))) == expected.replace("\u2060", "")
 
 
 @given(CARD_CHARS, CARD_CHARS)
