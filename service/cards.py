@@ -11,13 +11,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cds_hooks.models import Action, Card, Coding, Link, Source, Suggestion
-from service.domain.assessment import (
-    INDETERMINATE,
-    NOT_APPLICABLE,
-    SCHEME_TITLES,
-    Assessment,
-)
+from service.domain.assessment import INDETERMINATE, NOT_APPLICABLE, Assessment
 from service.domain.evidence import BY_ID
+from service.domain.schemes import SCHEMES, get_scheme
 from service.engine import KEY_LABELS, EngineResult
 from service.markdown import escape
 
@@ -27,7 +23,7 @@ DISCLAIMER = (
     "in use; the treating team decides._"
 )
 SOURCE = Source(
-    label="Relapsed ALL risk (BFM, ALLR3, COG, IntReALL, InPOG-ALL-R1)",
+    label=f"Relapsed ALL risk ({', '.join(s.title for s in SCHEMES)})",
     topic=Coding(
         code="relapsed-all-risk",
         system="urn:relapse-all-cds:concept",
@@ -87,8 +83,12 @@ def plan_words(plan: str, threshold: float | None) -> str:
 
 
 def scheme_name(key: str) -> str:
-    """A scheme's short title, e.g. "BFM"."""
-    return SCHEME_TITLES[key].split(" (")[0]
+    """A scheme's name without its explanation, e.g. "BFM", "IntReALL 2010"."""
+    return full_title(key).split(" (")[0]
+
+
+def full_title(key: str) -> str:
+    return get_scheme(key).full_title
 
 
 def build_cards(result: EngineResult, *, app_url: str | None) -> list[Card]:
@@ -243,13 +243,13 @@ def _risk_detail(result: EngineResult) -> str:
     primary = a.schemes[a.pathway.scheme]
     group = f"{primary.group}** — {primary.reason} (rule `{primary.rule}`)."
     if a.pathway.primary == a.pathway.scheme:
-        first = f"**Primary scheme ({SCHEME_TITLES[a.pathway.scheme]}): {group}"
+        first = f"**Primary scheme ({full_title(a.pathway.scheme)}): {group}"
     else:
         configured = a.schemes[a.pathway.primary]
         first = (
-            f"**Primary scheme ({SCHEME_TITLES[a.pathway.primary]}): {_h(configured.group)}** — "
+            f"**Primary scheme ({full_title(a.pathway.primary)}): {_h(configured.group)}** — "
             f"{configured.reason} `PATH-0`: the pathway follows "
-            f"**{SCHEME_TITLES[a.pathway.scheme]}: {group}"
+            f"**{full_title(a.pathway.scheme)}: {group}"
         )
     lines = [first, ""]
     lines += [
@@ -258,9 +258,9 @@ def _risk_detail(result: EngineResult) -> str:
     ]
     for name, r in a.schemes.items():
         missing = _names(r.missing) if r.missing else "—"
-        lines.append(f"| {SCHEME_TITLES[name]} | {r.group} | `{r.rule}` | {missing} |")
+        lines.append(f"| {full_title(name)} | {r.group} | `{r.rule}` | {missing} |")
     for name, r in a.schemes.items():
-        lines.extend(f"- {SCHEME_TITLES[name]}: {note}" for note in r.notes)
+        lines.extend(f"- {full_title(name)}: {note}" for note in r.notes)
     lines += [
         "",
         f"**Timing:** BFM {_h(a.timing.bfm)} (`TIME-BFM`), COG {_h(a.timing.cog)} "
@@ -355,7 +355,7 @@ def _pathway_detail(a: Assessment) -> str:
     )
     lines = [
         f"**Plan: {plan_words(p.plan, p.threshold)}** — rules "
-        f"{', '.join(f'`{r}`' for r in p.rules)}, following {SCHEME_TITLES[p.scheme]}{handed}.",
+        f"{', '.join(f'`{r}`' for r in p.rules)}, following {full_title(p.scheme)}{handed}.",
     ]
     if p.reason:
         lines += ["", p.reason]

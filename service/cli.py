@@ -15,8 +15,8 @@ from mappings.codesets import CodeSets, load_codesets
 from mappings.errors import InvalidBundle
 from mappings.extract import resources_from_bundle
 from service.cards import ADDITION_TEXT, DISCLAIMER, plan_words, scheme_name
-from service.domain import PRIMARY_SCHEMES
-from service.domain.assessment import SCHEME_TITLES
+from service.domain import primary_schemes
+from service.domain.schemes import get_scheme
 from service.engine import assess_resources
 from service.settings import local_today
 from service.smart.view import INPUT_LABELS
@@ -63,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     assess.add_argument(
         "--primary",
-        choices=PRIMARY_SCHEMES,
+        choices=primary_schemes(),
         default="bfm",
         help="the scheme the pathway follows (default: %(default)s)",
     )
@@ -251,16 +251,17 @@ def _summary(path: Path, a: dict[str, Any]) -> str:
             f"CALL-0603 {_words(timing['call0603'])}; site {_words(a['site_pattern'])}"
         )
         lines += ["", "Risk groups:"]
-        width = max(len(SCHEME_TITLES[k]) for k in schemes)
+        width = max(len(get_scheme(k).full_title) for k in schemes)
         rule_width = max(len(r["rule"]) for r in schemes.values())
         for key, r in schemes.items():
             needs = f"needs {_inputs(r['missing'])}" if r["missing"] else ""
             row = (
-                f"{SCHEME_TITLES[key]:<{width}}  {_words(r['group']):<14} {r['rule']:<{rule_width}}"
+                f"{get_scheme(key).full_title:<{width}}  {_words(r['group']):<14} "
+                f"{r['rule']:<{rule_width}}"
             )
             lines.append(f"  {row}  {needs}".rstrip())
         lines += [
-            f"  note ({SCHEME_TITLES[key]}): {note}"
+            f"  note ({get_scheme(key).full_title}): {note}"
             for key, r in schemes.items()
             for note in r["notes"]
         ]

@@ -11,7 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from cds_hooks.servers import FhirServers
-from service.domain import PRIMARY_SCHEMES
+from service.domain import primary_schemes
 from service.smart.config import valid_url
 
 _PREFIX = "RELAPSE_CDS_"
@@ -61,9 +61,9 @@ class Settings:
     session_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
 
     def __post_init__(self) -> None:
-        if self.primary_scheme not in PRIMARY_SCHEMES:
+        if self.primary_scheme not in primary_schemes():
             raise SettingsError(
-                f"{_PREFIX}PRIMARY_SCHEME must be one of {', '.join(PRIMARY_SCHEMES)}, "
+                f"{_PREFIX}PRIMARY_SCHEME must be one of {', '.join(primary_schemes())}, "
                 f"not {self.primary_scheme!r}"
             )
         if self.auth not in ("jwt", "none"):

@@ -10,10 +10,10 @@ from datetime import date
 
 from dateutil.relativedelta import relativedelta
 
+from service.domain import schemes as registry
 from service.domain.assessment import (
     INDETERMINATE,
     NOT_APPLICABLE,
-    SCHEMES,
     Assessment,
     Pathway,
     SchemeResult,
@@ -24,26 +24,21 @@ from service.domain.evidence import select_evidence
 from service.domain.facts import build_space
 from service.domain.inputs import RelapseInputs, Site
 from service.domain.pathway import pathway_for
-from service.domain.schemes import assess_scheme
 from service.domain.sites import read_sites
 from service.domain.timing import bfm_timing, call_timing, cog_timing
 
-PRIMARY_SCHEMES: tuple[str, ...] = SCHEMES
-_BASE_RULES = {
-    "bfm": "BFM",
-    "allr3": "ALLR3",
-    "cog": "COG",
-    "intreall": "INTREALL",
-    "inpog": "INPOG",
-}
+__all__ = ["assess", "primary_schemes"]
 
-__all__ = ["PRIMARY_SCHEMES", "assess"]
+
+def primary_schemes() -> tuple[str, ...]:
+    """The schemes the pathway may follow: every scheme (risk-schemes.md §4)."""
+    return registry.scheme_keys()
 
 
 def assess(inputs: RelapseInputs, as_of: date, primary: str = "bfm") -> Assessment:
     """Classify a patient's first relapse under every scheme and plan by the primary one."""
-    if primary not in PRIMARY_SCHEMES:
-        raise ValueError(f"unknown primary scheme {primary!r}; use one of {PRIMARY_SCHEMES}")
+    if primary not in primary_schemes():
+        raise ValueError(f"unknown primary scheme {primary!r}; use one of {primary_schemes()}")
     dx, rel = inputs.diagnosis_date, inputs.relapse_date
     age = (
         None
@@ -54,7 +49,7 @@ def assess(inputs: RelapseInputs, as_of: date, primary: str = "bfm") -> Assessme
         return _without_relapse(inputs, as_of, primary, age)
     reading = read_sites(inputs.sites, inputs.marrow_blasts, incomplete=inputs.sites_incomplete)
     space = build_space(inputs, age)
-    schemes = {name: assess_scheme(name, space) for name in SCHEMES}
+    schemes = {name: registry.assess_scheme(name, space) for name in registry.scheme_keys()}
     pathway = pathway_for(space, primary, schemes[primary])
     marrow_values = {Site.MARROW in s for s in reading.possible}
     marrow = marrow_values.pop() if len(marrow_values) == 1 else None
@@ -101,9 +96,7 @@ def _without_relapse(
         timing=Timing(INDETERMINATE, INDETERMINATE, INDETERMINATE),
         site_pattern=INDETERMINATE,
         age_at_diagnosis=age,
-        schemes={
-            name: SchemeResult(NOT_APPLICABLE, _BASE_RULES[name], (), why) for name in SCHEMES
-        },
+        schemes={s.key: SchemeResult(NOT_APPLICABLE, s.rule, (), why) for s in registry.SCHEMES},
         pathway=Pathway(primary, primary, INDETERMINATE, (), (), why),
         warnings=inputs.warnings,
     )

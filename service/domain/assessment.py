@@ -12,14 +12,6 @@ from typing import Any
 
 from service.domain.inputs import HIGH_RISK_MARKERS, MarkerStatus, RelapseInputs
 
-SCHEMES: tuple[str, ...] = ("bfm", "allr3", "cog", "intreall", "inpog")
-SCHEME_TITLES: dict[str, str] = {
-    "bfm": "BFM (ALL-REZ BFM strategic groups)",
-    "allr3": "ALLR3",
-    "cog": "COG (AALL1331)",
-    "intreall": "IntReALL 2010",
-    "inpog": "InPOG-ALL-R1",
-}
 INDETERMINATE = "indeterminate"
 NOT_APPLICABLE = "not_applicable"
 
@@ -72,7 +64,7 @@ class Assessment:
     timing: Timing
     site_pattern: str
     age_at_diagnosis: int | None
-    schemes: dict[str, SchemeResult]  # keyed and ordered as SCHEMES
+    schemes: dict[str, SchemeResult]  # keyed and ordered as service.domain.schemes.SCHEMES
     pathway: Pathway
     changes: tuple[Change, ...] = ()
     warnings: tuple[str, ...] = ()

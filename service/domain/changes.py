@@ -7,7 +7,7 @@ from service.domain.assessment import Change, Pathway, SchemeResult
 from service.domain.facts import Patch, Space
 from service.domain.inputs import RelapseInputs
 from service.domain.pathway import pathway_for
-from service.domain.schemes import TITLES, assess_scheme
+from service.domain.schemes import assess_scheme, get_scheme
 
 _GENETICS: dict[tuple[object, ...], str] = {
     (False, False): "no high-risk genetic marker",
@@ -57,7 +57,7 @@ def what_would_change(
             plan = pathway_for(narrowed, primary, result)
             effects = []
             if result.group != scheme.group:
-                effects.append(f"{TITLES[primary]}: {result.group} ({result.rule})")
+                effects.append(f"{get_scheme(primary).title}: {result.group} ({result.rule})")
             if plan.plan != pathway.plan:
                 rules = ", ".join(plan.plan_rules)
                 effects.append(f"plan: {plan.plan}" + (f" ({rules})" if rules else ""))

@@ -56,6 +56,9 @@ class MrdBand(StrEnum):
         return {MrdBand.BELOW_1E4: 1e-4, MrdBand.BELOW_1E3: 1e-3}.get(self)
 
     def below(self, threshold: float) -> bool:
+        if threshold not in MRD_THRESHOLDS:
+            # The bands split only at these; any other threshold would be answered wrongly.
+            raise ValueError(f"MRD threshold {threshold} is not one of {MRD_THRESHOLDS}")
         return self.upper_bound is not None and self.upper_bound <= threshold
 
 

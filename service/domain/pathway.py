@@ -11,40 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from service.domain.assessment import (
-    INDETERMINATE,
-    NOT_APPLICABLE,
-    SCHEMES,
-    Pathway,
-    SchemeResult,
-)
+from service.domain import schemes
+from service.domain.assessment import INDETERMINATE, NOT_APPLICABLE, Pathway, SchemeResult
 from service.domain.facts import DIMENSIONS, Facts, MrdBand, Space, decide
 from service.domain.inputs import Lineage, Site
-from service.domain.schemes import CLASSIFIERS, TITLES
 
 CHEMOTHERAPY = "chemotherapy"
 MRD_DIRECTED = "mrd_directed"
 CHEMOTHERAPY_THEN_HSCT = "chemotherapy_then_hsct"
 RELAPSED_REFRACTORY = "relapsed_refractory"
 
-# PATH-2 standard, PATH-3 intermediate (MRD decides), PATH-4 high.
-PLAN_RULES: dict[tuple[str, str], str] = {
-    ("bfm", "S1"): "PATH-2",
-    ("bfm", "S2"): "PATH-3",
-    ("bfm", "S3"): "PATH-4",
-    ("bfm", "S4"): "PATH-4",
-    ("allr3", "standard"): "PATH-2",
-    ("allr3", "intermediate"): "PATH-3",
-    ("allr3", "high"): "PATH-4",
-    ("cog", "low"): "PATH-2",
-    ("cog", "intermediate"): "PATH-4",
-    ("cog", "high"): "PATH-4",
-    ("intreall", "standard"): "PATH-2",  # PATH-3 when the marrow is involved
-    ("intreall", "high"): "PATH-4",
-    ("inpog", "standard"): "PATH-2",
-    ("inpog", "high"): "PATH-4",
-}
-PATH3_THRESHOLDS: dict[str, float] = {"bfm": 1e-3, "intreall": 1e-3, "allr3": 1e-4}
 # Additions in the order `Pathway.additions` lists them.
 ADDITIONS: tuple[str, ...] = (
     "blinatumomab",
@@ -77,20 +53,18 @@ def world_plan(f: Facts, primary: str) -> WorldPlan:
     # Cached: plan resolution, the MRD check and "what would change" revisit the same worlds.
     if f.later_relapse or f.refractory:
         return WorldPlan(RELAPSED_REFRACTORY, ("PATH-1",), primary, "", SUPPORTIVE_CARE)
-    scheme, rules = primary, tuple[str, ...]()
-    group = CLASSIFIERS[primary](f).group
+    scheme, rules = schemes.get_scheme(primary), tuple[str, ...]()
+    group = scheme.classify(f).group
     if group == NOT_APPLICABLE:
         # PATH-0: the first scheme that applies, in the spec's order (that of SCHEMES).
-        applying = [s for s in SCHEMES if CLASSIFIERS[s](f).group != NOT_APPLICABLE]
+        applying = [s for s in schemes.SCHEMES if s.classify(f).group != NOT_APPLICABLE]
         if not applying:
             return WorldPlan(INDETERMINATE, (), primary, group, SUPPORTIVE_CARE)
         scheme, rules = applying[0], ("PATH-0",)
-        group = CLASSIFIERS[scheme](f).group
-    rule = PLAN_RULES[(scheme, group)]
-    if scheme == "intreall" and group == "standard" and f.marrow:
-        rule = "PATH-3"
+        group = scheme.classify(f).group
+    rule = scheme.rule_for(f, group)
     if rule == "PATH-3":
-        below = f.mrd.below(PATH3_THRESHOLDS[scheme])
+        below = f.mrd.below(scheme.mrd_threshold)
         plan = CHEMOTHERAPY if below else CHEMOTHERAPY_THEN_HSCT
     else:
         plan = CHEMOTHERAPY if rule == "PATH-2" else CHEMOTHERAPY_THEN_HSCT
@@ -109,7 +83,7 @@ def world_plan(f: Facts, primary: str) -> WorldPlan:
         additions.add(("testicular_local_therapy", "PATH-7"))
     if f.lineage is Lineage.T:
         additions.add(("t_lineage_agents", "PATH-8"))
-    return WorldPlan(plan, rules, scheme, group, frozenset(additions))
+    return WorldPlan(plan, rules, scheme.key, group, frozenset(additions))
 
 
 def threshold_label(threshold: float) -> str:
@@ -155,7 +129,7 @@ def pathway_for(space: Space, primary: str, scheme: SchemeResult) -> Pathway:
     # An addition is listed only when its condition holds in every world.
     held = frozenset.intersection(*(w.additions for w in worlds))
     followed = worlds[0].scheme if len({w.scheme for w in worlds}) == 1 else primary
-    title = TITLES[followed]
+    title = schemes.get_scheme(followed).title
     groups = " or ".join(sorted({w.group for w in worlds}))
     handover = (
         f"{scheme.reason} PATH-0: following {title}, the first scheme that applies. "
@@ -180,7 +154,7 @@ def pathway_for(space: Space, primary: str, scheme: SchemeResult) -> Pathway:
         reason = f"{handover}{title} {groups} → {plan}{either} ({', '.join(plan_rules)})."
         if single_group and [r for r in plan_rules if r != "PATH-0"] == ["PATH-3"]:
             side = "<" if plan == CHEMOTHERAPY else "≥"
-            label = threshold_label(PATH3_THRESHOLDS[followed])
+            label = threshold_label(schemes.get_scheme(followed).mrd_threshold)
             reason = (
                 f"{handover}{title} {groups}, post-induction MRD {side} {label} → {plan} (PATH-3)."
             )

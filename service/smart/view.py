@@ -9,8 +9,9 @@ from typing import Any
 from cds_hooks.errors import PrefetchFailure
 from cds_hooks.models import is_fhir_id
 from service.cards import ADDITION_TEXT, plan_words, scheme_name
-from service.domain.assessment import SCHEME_TITLES, Assessment
+from service.domain.assessment import Assessment
 from service.domain.evidence import BY_ID
+from service.domain.schemes import get_scheme
 from service.smart.config import RESOURCE_TYPES
 from service.smart.timeline import Timeline, build_timeline, format_mrd
 
@@ -37,14 +38,6 @@ SITE_PATTERN_TEXT: dict[str, str] = {
     "combined": "combined",
     "isolated_extramedullary": "isolated extramedullary",
     "indeterminate": "indeterminate",
-}
-# The timing definition each scheme uses (risk-schemes.md §2.1).
-SCHEME_TIMING: dict[str, str] = {
-    "bfm": "bfm",
-    "allr3": "bfm",
-    "cog": "cog",
-    "intreall": "bfm",
-    "inpog": "bfm",
 }
 INPUT_LABELS: dict[str, str] = {
     "lineage": "Lineage",
@@ -187,10 +180,10 @@ def build_page(
     schemes = tuple(
         SchemeRow(
             key=key,
-            title=SCHEME_TITLES.get(key, key),
+            title=get_scheme(key).full_title,
             group=r.group,
             rule=r.rule,
-            timing=TIMING_TEXT.get(timing[SCHEME_TIMING.get(key, "bfm")], "?"),
+            timing=TIMING_TEXT.get(timing[get_scheme(key).timing], "?"),
             missing=r.missing,
             reason=r.reason,
             notes=r.notes,

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from service.domain import PRIMARY_SCHEMES, assess
+from service.domain import assess, primary_schemes
 from service.domain.inputs import Genetics, Lineage, MarkerStatus, Site
 from tests.domain.builders import make_inputs, mrd
 
@@ -129,7 +129,7 @@ def test_primary_switching() -> None:
     # B late isolated marrow, MRD 5e-4: BFM S2 below 1e-3, ALLR3 above 1e-4, COG low,
     # InPOG high (MRD ≥ 1e-4).
     inputs = make_inputs("late", "isolated_marrow", mrd=mrd(5e-4))
-    plans = {p: assess(inputs, AS_OF, p).pathway for p in PRIMARY_SCHEMES}
+    plans = {p: assess(inputs, AS_OF, p).pathway for p in primary_schemes()}
     assert {p: (v.scheme, v.plan) for p, v in plans.items()} == {
         "bfm": ("bfm", "chemotherapy"),
         "allr3": ("allr3", "chemotherapy_then_hsct"),

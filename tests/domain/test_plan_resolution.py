@@ -18,7 +18,7 @@ from service.domain import assess
 from service.domain.facts import build_space
 from service.domain.inputs import Genetics, Lineage, MarkerStatus, Site
 from service.domain.pathway import pathway_for
-from service.domain.schemes import assess_scheme
+from service.domain.schemes import assess_scheme, scheme_keys
 from tests.domain.builders import make_inputs, mrd
 
 AS_OF = date(2026, 1, 1)
@@ -249,7 +249,7 @@ records = st.fixed_dictionaries(
 
 
 @settings(max_examples=60, deadline=None)
-@given(records, st.sampled_from(["bfm", "allr3", "cog", "intreall", "inpog"]))
+@given(records, st.sampled_from(scheme_keys()))
 def test_resolving_a_missing_input_never_contradicts_the_plan(
     record: dict[str, Any], primary: str
 ) -> None:

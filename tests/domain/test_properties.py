@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from service.domain import assess
 from service.domain.facts import DIMENSIONS, build_space, decide
 from service.domain.inputs import Genetics, Lineage, MarkerStatus, RelapseInputs, Site
-from service.domain.schemes import CLASSIFIERS, READS, assess_scheme
+from service.domain.schemes import SCHEMES, assess_scheme
 from tests.domain.builders import make_inputs, mrd
 
 AS_OF = date(2026, 1, 1)
@@ -84,9 +84,9 @@ def test_declared_reads_match_full_enumeration(
         **record, diagnosis_date=diagnosis, mrd=None if value is None else mrd(value)
     )
     space = build_space(inputs, None)
-    for name, classify in CLASSIFIERS.items():
-        full = decide(space, classify, DIMENSIONS, key=lambda cell: cell.group)
-        declared = assess_scheme(name, space)
-        assert READS[name] <= DIMENSIONS
+    for s in SCHEMES:
+        full = decide(space, s.classify, DIMENSIONS, key=lambda cell: cell.group)
+        declared = assess_scheme(s.key, space)
+        assert s.reads <= DIMENSIONS
         expected = full.keys[0] if full.decided else "indeterminate"
         assert (declared.group, declared.missing) == (expected, full.missing)

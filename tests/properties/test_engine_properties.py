@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from bench.data import AS_OF, CORE, synthetic_record
 from mappings.codesets import load_codesets
 from mappings.extract import resources_from_bundle
+from service.domain.schemes import scheme_keys
 from service.engine import assess_resources
 from tests.conftest import MCODE_EXAMPLE
 
@@ -69,7 +70,7 @@ def test_the_answer_does_not_depend_on_resource_order(
     low=st.floats(min_value=0.0, max_value=100.0),
     high=st.floats(min_value=0.0, max_value=100.0),
     days=st.integers(min_value=21, max_value=60),
-    primary=st.sampled_from(["bfm", "allr3", "cog", "intreall", "inpog"]),
+    primary=st.sampled_from(scheme_keys()),
 )
 def test_more_mrd_never_lowers_the_risk(low: float, high: float, days: int, primary: str) -> None:
     low, high = sorted((low, high))

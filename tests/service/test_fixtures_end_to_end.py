@@ -8,13 +8,14 @@ from typing import Any
 
 import pytest
 
+from service.domain.schemes import scheme_keys
 from tests.conftest import FIXTURES
 from tests.service.test_cli import lines, run
 
 EXPECTED: dict[str, dict[str, Any]] = json.loads(
     (FIXTURES / "expected.json").read_text(encoding="utf-8")
 )
-SCHEMES = ("bfm", "allr3", "cog", "intreall", "inpog")
+SCHEMES = scheme_keys()
 
 
 def decided(assessment: dict[str, Any], key: str) -> Any:

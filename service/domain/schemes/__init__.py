@@ -1,42 +1,43 @@
-"""The five relapse risk schemes, each a function of fully known `Facts`."""
+"""The relapse risk schemes: the one list every scheme table is derived from.
+
+Adding a scheme is one module declaring a `Scheme` and one line in `SCHEMES`; the order of the
+list is the order of the tables and of the PATH-0 hand-over (risk-schemes.md §4).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from service.domain.assessment import INDETERMINATE, SchemeResult
-from service.domain.facts import Facts, Space, decide
+from service.domain.facts import Space, decide
 from service.domain.schemes import allr3, bfm, cog, inpog, intreall
-from service.domain.schemes.cell import Cell
+from service.domain.schemes.scheme import Scheme, check
 
-READS: dict[str, frozenset[str]] = {
-    "bfm": bfm.READS,
-    "allr3": allr3.READS,
-    "cog": cog.READS,
-    "intreall": intreall.READS,
-    "inpog": inpog.READS,
-}
-CLASSIFIERS: dict[str, Callable[[Facts], Cell]] = {
-    "bfm": bfm.classify,
-    "allr3": allr3.classify,
-    "cog": cog.classify,
-    "intreall": intreall.classify,
-    "inpog": inpog.classify,
-}
-
-TITLES: dict[str, str] = {
-    "bfm": "BFM",
-    "allr3": "ALLR3",
-    "cog": "COG",
-    "intreall": "IntReALL",
-    "inpog": "InPOG-ALL-R1",
-}
+SCHEMES: tuple[Scheme, ...] = (
+    bfm.SCHEME,
+    allr3.SCHEME,
+    cog.SCHEME,
+    intreall.SCHEME,
+    inpog.SCHEME,
+)
+check(SCHEMES)
 _MAX_REASONS = 3
+
+
+def scheme_keys() -> tuple[str, ...]:
+    """The scheme keys in table order (read at call time, so a registered scheme is seen)."""
+    return tuple(s.key for s in SCHEMES)
+
+
+def get_scheme(key: str) -> Scheme:
+    for s in SCHEMES:
+        if s.key == key:
+            return s
+    raise KeyError(f"unknown scheme {key!r}; use one of {scheme_keys()}")
 
 
 def assess_scheme(name: str, space: Space) -> SchemeResult:
     """The scheme's group when every world agrees, else `indeterminate` naming the inputs."""
-    decision = decide(space, CLASSIFIERS[name], READS[name], key=lambda cell: cell.group)
+    s = get_scheme(name)
+    decision = decide(space, s.classify, s.reads, key=lambda cell: cell.group)
     rule = "/".join(sorted({cell.rule for cell in decision.outcomes}))
     groups = [str(k) for k in decision.keys]
     if not decision.decided:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from service.domain.facts import Facts
 from service.domain.schemes import bfm
 from service.domain.schemes.cell import Cell, first_relapse_only, mpal, table_cell
+from service.domain.schemes.scheme import Scheme
 from service.domain.sites import ISOLATED_EXTRAMEDULLARY
 from service.domain.timing import VERY_EARLY
 
@@ -29,3 +30,15 @@ def classify(f: Facts) -> Cell:
     if f.timing_bfm == VERY_EARLY and f.pattern == ISOLATED_EXTRAMEDULLARY:
         notes = (VERY_EARLY_IEM_NOTE,)
     return Cell(group, RULE, f"{table_cell(f)} → {s} → {group}", notes)
+
+
+SCHEME = Scheme(
+    key="allr3",
+    title="ALLR3",
+    full_title="ALLR3",
+    rule=RULE,
+    reads=READS,
+    classify=classify,
+    plans={"standard": "PATH-2", "intermediate": "PATH-3", "high": "PATH-4"},
+    mrd_threshold=1e-4,
+)

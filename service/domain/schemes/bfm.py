@@ -5,6 +5,7 @@ from __future__ import annotations
 from service.domain.facts import Facts
 from service.domain.inputs import Lineage
 from service.domain.schemes.cell import COLUMNS, Cell, first_relapse_only, mpal, table_cell
+from service.domain.schemes.scheme import Scheme
 from service.domain.timing import EARLY, LATE, VERY_EARLY
 
 #                                     isolated EM, combined, isolated marrow
@@ -37,3 +38,15 @@ def classify(f: Facts) -> Cell:
         return excluded
     group = strategic_group(f)
     return Cell(group, r, f"{table_cell(f)} → {group}")
+
+
+SCHEME = Scheme(
+    key="bfm",
+    title="BFM",
+    full_title="BFM (ALL-REZ BFM strategic groups)",
+    rule="BFM",
+    reads=READS,
+    classify=classify,
+    plans={"S1": "PATH-2", "S2": "PATH-3", "S3": "PATH-4", "S4": "PATH-4"},
+    mrd_threshold=1e-3,
+)

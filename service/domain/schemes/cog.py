@@ -5,6 +5,7 @@ from __future__ import annotations
 from service.domain.facts import Facts
 from service.domain.inputs import Lineage
 from service.domain.schemes.cell import Cell, first_relapse_only, mpal
+from service.domain.schemes.scheme import Scheme
 from service.domain.timing import EARLY
 
 RULE = "COG"
@@ -25,3 +26,17 @@ def classify(f: Facts) -> Cell:
     if f.mrd.below(MRD_THRESHOLD):
         return Cell("low", RULE, "B lineage, late, post-induction MRD < 1e-3 → low")
     return Cell("intermediate", RULE, "B lineage, late, post-induction MRD ≥ 1e-3 → intermediate")
+
+
+SCHEME = Scheme(
+    key="cog",
+    title="COG",
+    full_title="COG (AALL1331)",
+    rule=RULE,
+    reads=READS,
+    classify=classify,
+    # AALL1331: intermediate risk goes on to HSCT like high risk (PATH-4).
+    plans={"low": "PATH-2", "intermediate": "PATH-4", "high": "PATH-4"},
+    mrd_threshold=MRD_THRESHOLD,
+    timing="cog",
+)

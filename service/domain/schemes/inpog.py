@@ -7,6 +7,7 @@ from collections.abc import Callable
 from service.domain.facts import DIMENSIONS, Facts
 from service.domain.inputs import Lineage, Site
 from service.domain.schemes.cell import Cell, first_relapse_only
+from service.domain.schemes.scheme import Scheme
 from service.domain.timing import EARLY, LATE, VERY_EARLY
 
 RULE = "INPOG"
@@ -61,3 +62,15 @@ def classify(f: Facts) -> Cell:
         RULE,
         f"{timing.capitalize()} {cell}, no high-risk genetics, age < 15 → standard",
     )
+
+
+SCHEME = Scheme(
+    key="inpog",
+    title="InPOG-ALL-R1",
+    full_title="InPOG-ALL-R1",
+    rule=RULE,
+    reads=READS,
+    classify=classify,
+    plans={"standard": "PATH-2", "high": "PATH-4"},
+    mrd_threshold=MRD_THRESHOLD,
+)

@@ -6,6 +6,7 @@ from service.domain.assessment import NOT_APPLICABLE
 from service.domain.facts import Facts
 from service.domain.inputs import Lineage, MarkerStatus
 from service.domain.schemes.cell import COLUMNS, Cell, first_relapse_only, mpal, table_cell
+from service.domain.schemes.scheme import Scheme
 from service.domain.timing import EARLY, LATE, VERY_EARLY
 
 RULE = "INTREALL"
@@ -37,3 +38,24 @@ def classify(f: Facts) -> Cell:
     group = TABLE[(f.lineage, f.timing_bfm)][COLUMNS.index(f.pattern)]
     notes = (UNTESTED_BCR_ABL1_NOTE,) if f.bcr_abl1 is MarkerStatus.NOT_TESTED else ()
     return Cell(group, RULE, f"{table_cell(f)} → {group}", notes)
+
+
+PLANS = {"standard": "PATH-2", "high": "PATH-4"}
+
+
+def plan_rule(f: Facts, group: str) -> str:
+    """§4: IntReALL standard is PATH-2 without marrow involvement, PATH-3 (MRD decides) with it."""
+    return "PATH-3" if group == "standard" and f.marrow else PLANS[group]
+
+
+SCHEME = Scheme(
+    key="intreall",
+    title="IntReALL",
+    full_title="IntReALL 2010",
+    rule=RULE,
+    reads=READS,
+    classify=classify,
+    plans=PLANS,
+    mrd_threshold=1e-3,
+    plan_rule=plan_rule,
+)
