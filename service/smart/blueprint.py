@@ -11,7 +11,6 @@ import logging
 import secrets
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 from authlib.integrations.base_client.errors import OAuthError
@@ -25,7 +24,7 @@ from cds_hooks.errors import FhirAuthError, FhirError, FhirNotFound, FhirTimeout
 from cds_hooks.fhir import FhirClient
 from cds_hooks.models import is_fhir_id
 from service.engine import KEY_LABELS, REQUIRED_KEYS, EngineResult
-from service.smart.config import RESOURCE_TYPES, SmartConfig, origin, valid_url
+from service.smart.config import RESOURCE_TYPES, SmartConfig, secure_endpoint, valid_url
 from service.smart.sessions import COOKIE, Context, Pending, Session, SessionStore
 from service.smart.view import SECTION_IDS, SECTIONS, build_page, opening_view
 
@@ -230,8 +229,8 @@ def create_smart_blueprint(config: SmartConfig, assess: Assess, engine: Engine) 
         if not code:
             raise _Problem(400, "The EHR sent no authorization code", "", _RELAUNCH)
         # The code (and the client secret with it) goes only to an EHR still allowed, at the
-        # token endpoint discovery found under its own origin.
-        if pending.iss not in allowed or origin(pending.token_endpoint) != origin(pending.iss):
+        # token endpoint its own SMART configuration named.
+        if pending.iss not in allowed:
             raise _Problem(403, *_NOT_SET_UP)
         token = _exchange(oauth(), pending, code)
         patient = token.get("patient")
@@ -333,20 +332,19 @@ def _discover(iss: str) -> dict[str, str]:
         logger.warning("SMART discovery failed (status %d)", r.status_code)
         raise failed
     endpoints = {k: conf.get(k) for k in ("authorization_endpoint", "token_endpoint")}
-    if not all(
-        isinstance(v, str) and urlsplit(v).scheme in ("https", "http") for v in endpoints.values()
-    ):
+    if not all(isinstance(v, str) and v for v in endpoints.values()):
         logger.warning("SMART discovery failed (endpoints missing)")
         raise failed
-    # The browser is sent to the authorize endpoint and the code (and any client secret) to the
-    # token endpoint: both must be the issuer's own, or the app is an open redirect and a leak.
-    if any(origin(str(v)) != origin(iss) for v in endpoints.values()):
-        logger.warning("SMART discovery refused (endpoints outside the issuer's origin)")
+    # The configuration comes from the allowed issuer itself (no redirects followed), so its
+    # endpoints are the issuer's word, also on another host (Oracle Health signs in at
+    # authorization.cerner.com); they must still be https, or the code could be read in transit.
+    if not all(secure_endpoint(v) for v in endpoints.values()):
+        logger.warning("SMART discovery refused (endpoints not https)")
         raise _Problem(
             502,
-            "The EHR's sign-in settings point elsewhere",
-            "The EHR's SMART configuration names sign-in addresses outside the EHR's own "
-            "server, so the app does not follow them.",
+            "The EHR's sign-in settings are not secure",
+            "The EHR's SMART configuration names sign-in addresses that are not https, so the "
+            "app does not follow them.",
             "Tell your EHR administrator.",
         )
     methods = conf.get("code_challenge_methods_supported")

@@ -30,12 +30,18 @@ def valid_url(url: str) -> bool:
     return parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK)
 
 
-def origin(url: str) -> str:
-    """scheme://host:port of a URL, as a browser compares origins."""
-    parts = urlsplit(url)
-    port = parts.port or _DEFAULT_PORTS.get(parts.scheme, 0)
-    host = parts.hostname or ""
-    return f"{parts.scheme}://{f'[{host}]' if ':' in host else host}:{port}"
+def secure_endpoint(url: object) -> bool:
+    """An absolute https URL (http only to this machine) without user or fragment: where the
+    browser and the authorization code may be sent."""
+    if not isinstance(url, str) or "@" in url or "#" in url:
+        return False
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    if not parts.hostname:
+        return False
+    return parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK)
 
 
 @dataclass(frozen=True)

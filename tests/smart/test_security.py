@@ -105,19 +105,31 @@ def test_iss_must_be_an_https_base_without_query_or_fragment(
 
 @pytest.mark.parametrize("endpoint", ["authorization_endpoint", "token_endpoint"])
 @pytest.mark.parametrize(
-    "elsewhere", ["https://evil.example/oauth", "http://127.0.0.1:9/oauth", "HOST-OTHER-SCHEME"]
+    "insecure",
+    ["http://evil.example/oauth", "https://user@evil.example/oauth", "https://evil.example/o#x"],
 )
-def test_sign_in_endpoints_outside_the_issuer_origin_are_not_followed(
-    tmp_path: Path, issuer: FakeIssuer, endpoint: str, elsewhere: str
+def test_sign_in_endpoints_that_are_not_https_are_not_followed(
+    tmp_path: Path, issuer: FakeIssuer, endpoint: str, insecure: str
 ) -> None:
-    if elsewhere == "HOST-OTHER-SCHEME":
-        elsewhere = issuer.url.replace("http://", "https://") + "/oauth"
-    issuer.conf[endpoint] = elsewhere
+    issuer.conf[endpoint] = insecure
     app = make_smart_app(tmp_path / "s.sqlite3", issuers=(issuer.iss,), client_secret="s3cret")
     r = _launch(app, issuer.iss)
-    assert r.status_code == 502  # no redirect to an authorize URL elsewhere, no code sent there
-    assert "point elsewhere" in r.text
+    assert r.status_code == 502  # no redirect to it, no code sent there
+    assert "not secure" in r.text
     assert "Location" not in r.headers
+
+
+def test_an_authorization_server_on_another_host_is_followed(
+    tmp_path: Path, issuer: FakeIssuer
+) -> None:
+    # As Oracle Health: FHIR at fhir-ehr.cerner.com, sign-in at authorization.cerner.com. The
+    # allowed issuer's own configuration (no redirect followed) names it.
+    issuer.conf["authorization_endpoint"] = "https://authorization.example/tenants/t/authorize"
+    issuer.conf["token_endpoint"] = "https://authorization.example/tenants/t/token"
+    app = make_smart_app(tmp_path / "s.sqlite3", issuers=(issuer.iss,))
+    r = _launch(app, issuer.iss)
+    assert r.status_code == 302
+    assert r.headers["Location"].startswith("https://authorization.example/tenants/t/authorize?")
 
 
 def test_a_redirect_at_discovery_is_not_followed(tmp_path: Path, issuer: FakeIssuer) -> None:
