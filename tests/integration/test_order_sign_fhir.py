@@ -76,7 +76,7 @@ def test_fetched_from_the_fhir_server(
     counts = response["cards"][1]["extension"][FINDINGS_EXTENSION]["values"]
     assert {
         "label": "ANC",
-        "value": "300 /µL",
+        "value": "310 /µL",
         "source": f"Observation/{demo.patient_id}-obs-6",
         "date": "2026-02-15",
     } in counts
