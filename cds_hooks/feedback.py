@@ -7,6 +7,7 @@ suggestions' uuids) is kept for `card_lifetime`, in the same database, so every 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -97,8 +98,8 @@ class FeedbackStore:
         rows = [
             {
                 "service_id": service_id,
-                "card_uuid": card.uuid.lower(),
-                "suggestions": json.dumps([s.uuid.lower() for s in card.suggestions]),
+                "card_uuid": _canonical(card.uuid),
+                "suggestions": json.dumps([_canonical(s.uuid) for s in card.suggestions]),
                 "issued_at": issued_at,
             }
             for card in cards
@@ -172,6 +173,11 @@ class FeedbackStore:
                     sa.select(sa.func.count()).select_from(feedback_table)
                 ).scalar_one()
             )
+
+
+def _canonical(value: str) -> str:
+    """The form feedback uuids are normalised to (models.normalise_uuid), for any UUID form."""
+    return str(uuid.UUID(value))
 
 
 def _row(service_id: str, item: FeedbackItem) -> dict[str, Any]:

@@ -479,7 +479,7 @@ def _parse_accepted(raw: object, path: str) -> tuple[str, ...]:
         if sid is None:
             raise BadRequest(f"{path}[{j}].id", "is required and must be the UUID of a suggestion")
         ids.append(sid)
-    return tuple(sorted(set(ids)))
+    return tuple(ids)
 
 
 def _parse_override(raw: object, path: str) -> OverrideReason | None:

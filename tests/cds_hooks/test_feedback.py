@@ -123,3 +123,14 @@ def test_expired_cards_are_deleted_when_new_ones_are_issued(database_url: str) -
         kept = connection.execute(sa.text("SELECT card_uuid FROM cds_issued_cards")).scalars()
         assert list(kept) == [later.uuid]
     store.engine.dispose()
+
+
+def test_a_card_issued_with_a_uuid_in_braces_takes_feedback_in_the_plain_form(
+    database_url: str,
+) -> None:
+    plain = str(uuid.uuid4())
+    braced = Card(summary="A card", indicator="info", source=Source("Test"), uuid=f"{{{plain}}}")
+    store = FeedbackStore(database_url)
+    store.record_issued("svc", [braced])
+    assert store.add("svc", [FeedbackItem(plain, "overridden", WHEN)]) == 1
+    store.engine.dispose()
