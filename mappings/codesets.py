@@ -128,7 +128,7 @@ class CodeSets:
             sets = self.sets
             for name in names:
                 members = sets.get(name)
-                if members and any(key in members for key in keys):
+                if members and not members.keys().isdisjoint(keys):
                     return name
         return None
 
