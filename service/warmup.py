@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from cds_hooks.metrics import import_client
 from mappings.codesets import CodeSets
 from service.cards import build_cards
 from service.engine import assess_resources
@@ -105,5 +106,6 @@ WARM_UP_RECORD: tuple[dict[str, Any], ...] = (
 
 
 def warm_up(codes: CodeSets, primary: str) -> None:
+    import_client()
     result = assess_resources(WARM_UP_RECORD, codes=codes, primary=primary, as_of=date(2020, 1, 1))
     build_cards(result, app_url="http://localhost/app/launch")
