@@ -400,25 +400,44 @@ def genomic_genes(resource: Mapping[str, Any], codes: CodeSets) -> frozenset[str
     return frozenset(genes)
 
 
+def variant_iscn_markers(resource: Mapping[str, Any], codes: CodeSets) -> frozenset[str]:
+    """Markers of the structural variant a component 81291-7 (cytogenomic nomenclature, ISCN)
+    describes, e.g. `t(9;22)(q34;q11.2)` → BCR-ABL1; never the ploidy of a karyotype prefix."""
+    found: set[str] = set()
+    for raw in as_list(resource.get("component")):
+        component = as_dict(raw)
+        if codes.match("variant_iscn", codings(component.get("code"))) is None:
+            continue
+        value = component.get("valueCodeableConcept")
+        texts = _texts(value) + [as_str(c.get("code")) or "" for c in codings(value)]
+        texts += [t for t in [as_str(component.get("valueString"))] if t]
+        for text in texts:
+            found |= parse_karyotype(text, codes).present
+    return frozenset(found - {"hypodiploidy", "high_hyperdiploidy"})
+
+
 def read_genomic(resource: Mapping[str, Any], codes: CodeSets) -> GenomicResult:
     """Markers named by a genomic variant: genes from component 48018-6 (or a fusion written in
     text), presence LA9633-4/-2. What cannot be read never makes a marker absent."""
     r = ref(resource)
     genes = genomic_genes(resource, codes)
-    could_be = markers_of_genes(genes, codes) if genes else gene_level_markers(codes)
+    iscn = variant_iscn_markers(resource, codes)
+    could_be = (
+        (markers_of_genes(genes, codes) | iscn) if genes or iscn else gene_level_markers(codes)
+    )
     answer = codes.match("answer", codings(resource.get("valueCodeableConcept")))
     if answer is None or answer.value not in ("present", "absent"):
         return GenomicResult({}, could_be, f"{r}: genomic result without a present/absent answer")
-    if not genes:
+    if not genes and not iscn:
         problem = f"{r}: genomic result names no gene that could be read (HGNC expected)"
         return GenomicResult({}, could_be if answer.value == "present" else frozenset(), problem)
-    found = fusion_markers(genes, codes)
+    found = fusion_markers(genes, codes) | iscn
     if answer.value == "absent":
         # One fusion absent does not cover a class of fusions (ABL-class).
         fusion_classes = {m for _, _, m in codes.fusion_markers}
         return GenomicResult(dict.fromkeys(found - fusion_classes, MarkerStatus.ABSENT))
     unknown: frozenset[str] = frozenset()
-    if len(genes) == 1 and _needs_partner(next(iter(genes)), codes):
+    if not iscn and len(genes) == 1 and _needs_partner(next(iter(genes)), codes):
         # e.g. ABL1 alone "present": which fusion (BCR::ABL1 or ABL-class) is not said.
         unknown = could_be - found
     return GenomicResult(dict.fromkeys(found, MarkerStatus.PRESENT), unknown)

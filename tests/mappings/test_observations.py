@@ -318,3 +318,33 @@ def test_genomic_without_an_answer_is_a_problem(codes: CodeSets) -> None:
     assert result.problem == "Observation/g: genomic result without a present/absent answer"
     assert not result.markers
     assert result.unknown == {"TP53"}
+
+
+@pytest.mark.parametrize(
+    ("value", "answer", "expected"),
+    [
+        (
+            {"coding": [{"system": "https://iscn.karger.com", "code": "46,XX,t(9;22)(q34;q11.2)"}]},
+            "LA9633-4",
+            {"BCR-ABL1": MarkerStatus.PRESENT},
+        ),
+        ({"text": "t(4;11)(q21;q23)"}, "LA9633-4", {"KMT2A": MarkerStatus.PRESENT}),
+        ({"text": "t(9;22)(q34;q11.2)"}, "LA9634-2", {"BCR-ABL1": MarkerStatus.ABSENT}),
+        # the karyotype prefix of a variant's ISCN says nothing of ploidy
+        ({"text": "35,XY,-2,-3,t(1;19)(q23;p13)"}, "LA9633-4", {"TCF3": MarkerStatus.PRESENT}),
+    ],
+)
+def test_a_structural_variant_given_in_iscn(
+    codes: CodeSets, value: dict[str, Any], answer: str, expected: dict[str, MarkerStatus]
+) -> None:
+    o = observation(
+        "g",
+        cc(LOINC, "69548-6"),
+        "2018-03-12",
+        component=[{"code": cc(LOINC, "81291-7"), "valueCodeableConcept": value}],
+        valueCodeableConcept=cc(LOINC, answer),
+    )
+    result = read_genomic(o, codes)
+    assert result.problem is None
+    assert dict(result.markers) == expected
+    assert result.unknown == frozenset()
