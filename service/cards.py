@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cds_hooks.models import Action, Card, Coding, Link, Source, Suggestion
-from service.domain.assessment import INDETERMINATE, NOT_APPLICABLE, Assessment
+from service.domain.assessment import INDETERMINATE, NOT_APPLICABLE, Addition, Assessment, Plan
 from service.domain.evidence import BY_ID
 from service.domain.schemes import SCHEMES, get_scheme
 from service.engine import KEY_LABELS, EngineResult
@@ -48,20 +48,20 @@ OVERRIDE_REASONS = (
     ),
 )
 
-PLAN_TEXT = {
-    "chemotherapy": "chemotherapy (reinduction, consolidation, maintenance), no HSCT",
-    "mrd_directed": "post-induction MRD decides between chemotherapy and HSCT",
-    "chemotherapy_then_hsct": "intensive chemotherapy, then allogeneic HSCT in CR2",
-    "relapsed_refractory": "relapsed/refractory: novel agents, clinical trial, HSCT in CR/CRp",
-    "indeterminate": "undetermined until the missing inputs are known",
+PLAN_TEXT: dict[str, str] = {
+    Plan.CHEMOTHERAPY: "chemotherapy (reinduction, consolidation, maintenance), no HSCT",
+    Plan.MRD_DIRECTED: "post-induction MRD decides between chemotherapy and HSCT",
+    Plan.CHEMOTHERAPY_THEN_HSCT: "intensive chemotherapy, then allogeneic HSCT in CR2",
+    Plan.RELAPSED_REFRACTORY: "relapsed/refractory: novel agents, clinical trial, HSCT in CR/CRp",
+    Plan.INDETERMINATE: "undetermined until the missing inputs are known",
 }
-ADDITION_TEXT = {
-    "blinatumomab": "blinatumomab before HSCT (1–2 cycles)",
-    "hsct_regardless_of_mrd": "HSCT regardless of MRD (TP53 alteration)",
-    "cranial_irradiation": "cranial irradiation after intensive chemotherapy",
-    "testicular_local_therapy": "local therapy of the involved testis",
-    "t_lineage_agents": "T-lineage agents (nelarabine, bortezomib)",
-    "supportive_care": "supportive care (anti-fungal prophylaxis; anthracycline and "
+ADDITION_TEXT: dict[str, str] = {
+    Addition.BLINATUMOMAB: "blinatumomab before HSCT (1–2 cycles)",
+    Addition.HSCT_REGARDLESS_OF_MRD: "HSCT regardless of MRD (TP53 alteration)",
+    Addition.CRANIAL_IRRADIATION: "cranial irradiation after intensive chemotherapy",
+    Addition.TESTICULAR_LOCAL_THERAPY: "local therapy of the involved testis",
+    Addition.T_LINEAGE_AGENTS: "T-lineage agents (nelarabine, bortezomib)",
+    Addition.SUPPORTIVE_CARE: "supportive care (anti-fungal prophylaxis; anthracycline and "
     "asparaginase review)",
 }
 SUMMARY_LIMIT = 139
@@ -74,7 +74,7 @@ def mrd_percent(threshold: float) -> str:
 
 def plan_words(plan: str, threshold: float | None) -> str:
     """The plan in words; an MRD-directed plan names its threshold (§4 plan resolution)."""
-    if plan == "mrd_directed" and threshold is not None:
+    if plan == Plan.MRD_DIRECTED and threshold is not None:
         return (
             f"MRD decides: HSCT if post-induction MRD ≥ {mrd_percent(threshold)}, "
             "chemotherapy without HSCT below it"
@@ -184,7 +184,7 @@ def _suggestions(a: Assessment) -> tuple[Suggestion, ...]:
     if patient is None:
         return ()
     found: list[Suggestion] = []
-    if a.pathway.plan in ("chemotherapy_then_hsct", "relapsed_refractory"):
+    if a.pathway.plan in (Plan.CHEMOTHERAPY_THEN_HSCT, Plan.RELAPSED_REFRACTORY):
         found.append(
             _service_request(
                 patient,
@@ -193,7 +193,7 @@ def _suggestions(a: Assessment) -> tuple[Suggestion, ...]:
                 f"Pathway {', '.join(a.pathway.plan_rules)}: HSCT is part of the suggested plan",
             )
         )
-    if "mrd" in a.pathway.decided_by or a.pathway.plan == "mrd_directed":
+    if "mrd" in a.pathway.decided_by or a.pathway.plan == Plan.MRD_DIRECTED:
         found.append(
             _service_request(
                 patient,

@@ -16,6 +16,7 @@ from service.domain.assessment import (
     NOT_APPLICABLE,
     Assessment,
     Pathway,
+    Plan,
     SchemeResult,
     Timing,
 )
@@ -97,6 +98,6 @@ def _without_relapse(
         site_pattern=INDETERMINATE,
         age_at_diagnosis=age,
         schemes={s.key: SchemeResult(NOT_APPLICABLE, s.rule, (), why) for s in registry.SCHEMES},
-        pathway=Pathway(primary, primary, INDETERMINATE, (), (), why),
+        pathway=Pathway(primary, primary, Plan.INDETERMINATE, (), (), why),
         warnings=inputs.warnings,
     )

@@ -8,12 +8,34 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from enum import StrEnum
 from typing import Any
 
 from service.domain.inputs import HIGH_RISK_MARKERS, MarkerStatus, RelapseInputs
 
 INDETERMINATE = "indeterminate"
 NOT_APPLICABLE = "not_applicable"
+
+
+class Plan(StrEnum):
+    """`pathway.plan` (fhir-contract.md, "The assessment"; risk-schemes.md §4)."""
+
+    CHEMOTHERAPY = "chemotherapy"
+    MRD_DIRECTED = "mrd_directed"
+    CHEMOTHERAPY_THEN_HSCT = "chemotherapy_then_hsct"
+    RELAPSED_REFRACTORY = "relapsed_refractory"
+    INDETERMINATE = "indeterminate"
+
+
+class Addition(StrEnum):
+    """`pathway.additions` (risk-schemes.md §4, PATH-5…PATH-9), in the order they are listed."""
+
+    BLINATUMOMAB = "blinatumomab"
+    HSCT_REGARDLESS_OF_MRD = "hsct_regardless_of_mrd"
+    CRANIAL_IRRADIATION = "cranial_irradiation"
+    TESTICULAR_LOCAL_THERAPY = "testicular_local_therapy"
+    T_LINEAGE_AGENTS = "t_lineage_agents"
+    SUPPORTIVE_CARE = "supportive_care"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,9 +58,8 @@ class SchemeResult:
 class Pathway:
     scheme: str  # the scheme followed: the primary, or the one PATH-0 handed over to
     primary: str  # the configured primary scheme
-    plan: str  # chemotherapy / mrd_directed / chemotherapy_then_hsct / relapsed_refractory /
-    #            indeterminate
-    additions: tuple[str, ...]
+    plan: Plan
+    additions: tuple[Addition, ...]
     rules: tuple[str, ...]
     reason: str = ""
     decided_by: tuple[str, ...] = ()  # inputs whose result would decide the plan
@@ -148,9 +169,9 @@ class Assessment:
             "pathway": {
                 "scheme": self.pathway.scheme,
                 "primary": self.pathway.primary,
-                "plan": self.pathway.plan,
+                "plan": self.pathway.plan.value,
                 "threshold": self.pathway.threshold,
-                "additions": list(self.pathway.additions),
+                "additions": [a.value for a in self.pathway.additions],
                 "rules": list(self.pathway.rules),
                 "plan_rules": list(self.pathway.plan_rules),
                 "reason": self.pathway.reason,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from service.domain.assessment import Timing
+from service.domain.assessment import Addition, Plan, Timing
 from service.domain.inputs import Lineage, Site
 from service.domain.timing import EARLY, LATE, VERY_EARLY
 
@@ -82,11 +82,11 @@ def select_evidence(
     timing: Timing,
     marrow: bool | None,
     sites: frozenset[Site] | None,
-    plan: str,
-    additions: tuple[str, ...],
+    plan: Plan,
+    additions: tuple[Addition, ...],
 ) -> tuple[str, ...]:
     """EV-* ids whose population matches what is known; `sites` is None unless fully known."""
-    if plan == "relapsed_refractory":
+    if plan == Plan.RELAPSED_REFRACTORY:
         # The first-relapse cohorts do not describe relapsed/refractory disease.
         return ("EV-RR-1",)
     chosen: set[str] = set()
@@ -105,9 +105,9 @@ def select_evidence(
         lineage is Lineage.T or (lineage is Lineage.B and timing.bfm in (VERY_EARLY, EARLY))
     ):
         chosen.add("EV-R3-2")
-    if "blinatumomab" in additions:
+    if Addition.BLINATUMOMAB in additions:
         chosen.add("EV-AALL1331")
-    hsct = plan == "chemotherapy_then_hsct" or "hsct_regardless_of_mrd" in additions
+    hsct = plan == Plan.CHEMOTHERAPY_THEN_HSCT or Addition.HSCT_REGARDLESS_OF_MRD in additions
     if hsct:
         chosen.add("EV-HSCT-MRD")
     if hsct and lineage is Lineage.T:

@@ -12,39 +12,25 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from service.domain import schemes
-from service.domain.assessment import INDETERMINATE, NOT_APPLICABLE, Pathway, SchemeResult
+from service.domain.assessment import NOT_APPLICABLE, Addition, Pathway, Plan, SchemeResult
 from service.domain.facts import DIMENSIONS, Facts, MrdBand, Space, decide
 from service.domain.inputs import Lineage, Site
 
-CHEMOTHERAPY = "chemotherapy"
-MRD_DIRECTED = "mrd_directed"
-CHEMOTHERAPY_THEN_HSCT = "chemotherapy_then_hsct"
-RELAPSED_REFRACTORY = "relapsed_refractory"
-
-# Additions in the order `Pathway.additions` lists them.
-ADDITIONS: tuple[str, ...] = (
-    "blinatumomab",
-    "hsct_regardless_of_mrd",
-    "cranial_irradiation",
-    "testicular_local_therapy",
-    "t_lineage_agents",
-    "supportive_care",
-)
-SUPPORTIVE_CARE = frozenset({("supportive_care", "PATH-9")})
+SUPPORTIVE_CARE = frozenset({(Addition.SUPPORTIVE_CARE, "PATH-9")})
 
 
 @dataclass(frozen=True, slots=True)
 class WorldPlan:
     """The plan in one fully known world."""
 
-    plan: str
+    plan: Plan
     rules: tuple[str, ...]  # the rules that chose the plan (PATH-0…PATH-4, PATH-6)
     scheme: str  # the scheme followed
     group: str  # its group
-    additions: frozenset[tuple[str, str]]  # (addition, PATH id)
+    additions: frozenset[tuple[Addition, str]]  # (addition, PATH id)
 
     @property
-    def key(self) -> tuple[str, str]:
+    def key(self) -> tuple[Plan, str]:
         return (self.plan, self.scheme)
 
 
@@ -52,37 +38,37 @@ class WorldPlan:
 def world_plan(f: Facts, primary: str) -> WorldPlan:
     # Cached: plan resolution, the MRD check and "what would change" revisit the same worlds.
     if f.later_relapse or f.refractory:
-        return WorldPlan(RELAPSED_REFRACTORY, ("PATH-1",), primary, "", SUPPORTIVE_CARE)
+        return WorldPlan(Plan.RELAPSED_REFRACTORY, ("PATH-1",), primary, "", SUPPORTIVE_CARE)
     scheme, rules = schemes.get_scheme(primary), tuple[str, ...]()
     group = scheme.classify(f).group
     if group == NOT_APPLICABLE:
         # PATH-0: the first scheme that applies, in the spec's order (that of SCHEMES).
         applying = [s for s in schemes.SCHEMES if s.classify(f).group != NOT_APPLICABLE]
         if not applying:
-            return WorldPlan(INDETERMINATE, (), primary, group, SUPPORTIVE_CARE)
+            return WorldPlan(Plan.INDETERMINATE, (), primary, group, SUPPORTIVE_CARE)
         scheme, rules = applying[0], ("PATH-0",)
         group = scheme.classify(f).group
     rule = scheme.rule_for(f, group)
     if rule == "PATH-3":
         below = f.mrd.below(scheme.mrd_threshold)
-        plan = CHEMOTHERAPY if below else CHEMOTHERAPY_THEN_HSCT
+        plan = Plan.CHEMOTHERAPY if below else Plan.CHEMOTHERAPY_THEN_HSCT
     else:
-        plan = CHEMOTHERAPY if rule == "PATH-2" else CHEMOTHERAPY_THEN_HSCT
+        plan = Plan.CHEMOTHERAPY if rule == "PATH-2" else Plan.CHEMOTHERAPY_THEN_HSCT
     rules += (rule,)
-    if f.tp53 and plan == CHEMOTHERAPY:
-        plan, rules = CHEMOTHERAPY_THEN_HSCT, (*rules, "PATH-6")
+    if f.tp53 and plan == Plan.CHEMOTHERAPY:
+        plan, rules = Plan.CHEMOTHERAPY_THEN_HSCT, (*rules, "PATH-6")
     additions = set(SUPPORTIVE_CARE)
     # PATH-5 follows the plan after PATH-6, not the risk group.
-    if f.lineage is Lineage.B and f.marrow and plan == CHEMOTHERAPY_THEN_HSCT:
-        additions.add(("blinatumomab", "PATH-5"))
+    if f.lineage is Lineage.B and f.marrow and plan == Plan.CHEMOTHERAPY_THEN_HSCT:
+        additions.add((Addition.BLINATUMOMAB, "PATH-5"))
     if f.tp53:
-        additions.add(("hsct_regardless_of_mrd", "PATH-6"))
+        additions.add((Addition.HSCT_REGARDLESS_OF_MRD, "PATH-6"))
     if Site.CNS in f.sites:
-        additions.add(("cranial_irradiation", "PATH-7"))
+        additions.add((Addition.CRANIAL_IRRADIATION, "PATH-7"))
     if Site.TESTIS in f.sites:
-        additions.add(("testicular_local_therapy", "PATH-7"))
+        additions.add((Addition.TESTICULAR_LOCAL_THERAPY, "PATH-7"))
     if f.lineage is Lineage.T:
-        additions.add(("t_lineage_agents", "PATH-8"))
+        additions.add((Addition.T_LINEAGE_AGENTS, "PATH-8"))
     return WorldPlan(plan, rules, scheme.key, group, frozenset(additions))
 
 
@@ -102,7 +88,7 @@ def _mrd_threshold(space: Space, primary: str) -> float | None:
     some threshold giving chemotherapy and those at or above it chemotherapy then HSCT.
     """
     bands = space.dim("mrd").values
-    keys: list[tuple[str, str]] = []
+    keys: list[tuple[Plan, str]] = []
     for band in bands:
         narrowed = space.restrict("mrd", (band,))
         plans_here = {world_plan(f, primary).key for _, f in narrowed.worlds()}
@@ -110,8 +96,8 @@ def _mrd_threshold(space: Space, primary: str) -> float | None:
             return None
         keys.append(plans_here.pop())
     plans = [plan for plan, _ in keys]
-    below = plans.count(CHEMOTHERAPY)
-    split = [CHEMOTHERAPY] * below + [CHEMOTHERAPY_THEN_HSCT] * (len(plans) - below)
+    below = plans.count(Plan.CHEMOTHERAPY)
+    split = [Plan.CHEMOTHERAPY] * below + [Plan.CHEMOTHERAPY_THEN_HSCT] * (len(plans) - below)
     if len(set(keys)) != 2 or plans != split or len({s for _, s in keys}) != 1:
         return None
     # The highest band giving chemotherapy; its upper bound is the threshold.
@@ -141,19 +127,20 @@ def pathway_for(space: Space, primary: str, scheme: SchemeResult) -> Pathway:
     plan_rules = _by_rule({r for w in worlds for r in w.rules})
     first = worlds[0]
     single_group = len({w.group for w in worlds}) == 1
-    if decision.decided and first.plan == RELAPSED_REFRACTORY:
+    plan: Plan
+    if decision.decided and first.plan == Plan.RELAPSED_REFRACTORY:
         plan = first.plan
         why = "Second or later relapse" if space.fixed.later_relapse else "Refractory disease"
         reason = f"{why} → {plan} (PATH-1)."
-    elif decision.decided and first.plan == INDETERMINATE:
-        plan = INDETERMINATE
+    elif decision.decided and first.plan == Plan.INDETERMINATE:
+        plan = Plan.INDETERMINATE
         reason = f"No scheme applies: {scheme.reason}"
     elif decision.decided:
         plan = first.plan
         either = "" if single_group else " either way"
         reason = f"{handover}{title} {groups} → {plan}{either} ({', '.join(plan_rules)})."
         if single_group and [r for r in plan_rules if r != "PATH-0"] == ["PATH-3"]:
-            side = "<" if plan == CHEMOTHERAPY else "≥"
+            side = "<" if plan == Plan.CHEMOTHERAPY else "≥"
             label = threshold_label(schemes.get_scheme(followed).mrd_threshold)
             reason = (
                 f"{handover}{title} {groups}, post-induction MRD {side} {label} → {plan} (PATH-3)."
@@ -161,20 +148,20 @@ def pathway_for(space: Space, primary: str, scheme: SchemeResult) -> Pathway:
         if "PATH-6" in plan_rules:
             reason += " TP53 alteration: HSCT regardless of MRD (PATH-6)."
     elif (threshold := _mrd_threshold(space, primary)) is not None:
-        plan, decided_by = MRD_DIRECTED, ("mrd",)
+        plan, decided_by = Plan.MRD_DIRECTED, ("mrd",)
         label = threshold_label(threshold)
         reason = (
             f"{handover}{title} {groups}: the post-induction MRD decides — ≥ {label} "
             f"chemotherapy then HSCT, < {label} chemotherapy ({', '.join(plan_rules)})."
         )
     else:
-        plan, decided_by = INDETERMINATE, decision.missing
+        plan, decided_by = Plan.INDETERMINATE, decision.missing
         plan_rules = ("PATH-0",) if handover else ()
         names = ", ".join(n.replace("_", " ") for n in decision.missing)
         reason = f"{handover}{title} {groups}: the plan depends on {names}."
         if "genetics" in decision.missing and any("PATH-6" in w.rules for w in worlds):
             reason += " A TP53 alteration would mean HSCT regardless of MRD (PATH-6)."
-    additions = [a for a in ADDITIONS if any(a == name for name, _ in held)]
+    additions = [a for a in Addition if any(a == name for name, _ in held)]
     addition_rules = {r for _, r in held}
     return Pathway(
         scheme=followed,
