@@ -47,3 +47,20 @@ def test_cut_wakes_a_read_blocked_on_a_tracked_connection() -> None:
         reader.join(timeout=10)
         assert not reader.is_alive()
         assert got == [b""]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        # Each was a TypeError or RecursionError: a 500 wherever the answer was read directly.
+        ('{"resourceType": "Bundle", "entry": 5}', "malformed Bundle"),
+        ('{"resourceType": "Bundle", "link": [{"url": 3}]}', "malformed Bundle"),
+        ('{"resourceType": "OperationOutcome", "issue": 5}', "malformed OperationOutcome"),
+        ('{"resourceType": "Bundle", "x": ' + "[" * 5000 + "]" * 5000 + "}", "nested too deeply"),
+    ],
+)
+@responses.activate
+def test_an_answer_of_the_wrong_shape_is_an_invalid_response(body: str, message: str) -> None:
+    responses.get(f"{BASE}/Condition", body=body, content_type=fhir.FHIR_JSON)
+    with pytest.raises(FhirInvalidResponse, match=message):
+        FhirClient(BASE, requests.Session()).search("Condition?patient=p1")
