@@ -134,3 +134,14 @@ def test_a_card_issued_with_a_uuid_in_braces_takes_feedback_in_the_plain_form(
     store.record_issued("svc", [braced])
     assert store.add("svc", [FeedbackItem(plain, "overridden", WHEN)]) == 1
     store.engine.dispose()
+
+
+def test_on_sqlite_only_issued_cards_are_committed_without_fsync(tmp_path: Path) -> None:
+    """Issued cards (one commit per hook call) may be lost with power; feedback and the JWT
+    replay ids, on the store's engine, are on disk when their commit returns."""
+    store = FeedbackStore(f"sqlite:///{tmp_path / 'f.sqlite3'}")
+    modes = {}
+    for name, engine in (("store", store.engine), ("issued", store._issued_engine)):
+        with engine.connect() as connection:
+            modes[name] = connection.exec_driver_sql("PRAGMA synchronous").scalar()
+    assert modes == {"store": 2, "issued": 1}  # FULL, NORMAL
