@@ -14,6 +14,8 @@ Readings where the contract is silent (issue 12):
 - FISH (`nuc ish`): two genes of a known fusion joined by `con` → that fusion present; genes named
   there otherwise (normal signals, `sep`, one gene's 5' con 3') are not covered, never absent.
 - Several clones: the lowest sets the modal number; a high-hyperdiploid clone is still listed.
+- A translocation written without bands (`t(9;22)`) cannot be read band by band: the markers of
+  its chromosomes stay unknown.
 """
 
 from __future__ import annotations
@@ -52,7 +54,8 @@ _MRD_VALUE = re.compile(r"^(?P<cmp><=|>=|<|>|=)?\s*" + _NUMBER + r"$")
 _MRD_NEGATIVE = re.compile(
     r"^(?:mrd\s*)?neg(?:ative)?\b.*?sensitivity\s*(?:of|:|=)?\s*(?:<|<=)?\s*" + _NUMBER + r"\)?$"
 )
-_TRANSLOCATION = re.compile(r"t\(([^()]+)\)\(([^()]+)\)", re.IGNORECASE)
+# t(9;22)(q34;q11), also with a space before the bands; bands missing are matched to be flagged.
+_TRANSLOCATION = re.compile(r"t\(([^()]+)\)(?:\s*\(([^()]+)\))?", re.IGNORECASE)
 _CLONE_NUMBER = re.compile(r"^\s*(\d{2,3})(?:\s*[~-]\s*(\d{2,3}))?\s*(?:<\dn>)?\s*,")
 _IAMP21 = re.compile(r"iamp\(?21\)?|amp\(21\)", re.IGNORECASE)
 
@@ -210,6 +213,12 @@ KARYOTYPE_MARKERS: tuple[str, ...] = (
     "hypodiploidy",
     "high_hyperdiploidy",
 )
+# (marker, (chromosomes all named, chromosomes one of which is named)) for a bandless t().
+_BANDLESS: tuple[tuple[str, tuple[frozenset[str], frozenset[str]]], ...] = (
+    ("BCR-ABL1", (frozenset({"9", "22"}), frozenset({"9"}))),
+    ("KMT2A", (frozenset({"11"}), frozenset({"11"}))),
+    ("TCF3", (frozenset({"19"}), frozenset({"1", "17"}))),
+)
 _NUC_ISH = re.compile(r"nuc\s*ish", re.IGNORECASE)
 _FISH_GROUP = re.compile(r"\(([^()]*)\)")
 _FISH_CON = re.compile(r"^(.+?)\s+con\s+(.+)$", re.IGNORECASE)
@@ -277,7 +286,13 @@ def parse_karyotype(iscn: str, codes: CodeSets) -> Karyotype:
     # listed as favourable (risk-schemes §10).
     modal = min(numbers) if numbers else None
     present: set[str] = set()
+    unread: set[str] = set()
     for chroms, bands in _TRANSLOCATION.findall(iscn):
+        if not bands:
+            # t(9;22) without bands cannot be read band by band: its markers stay unknown.
+            named = {c.strip().lower() for c in chroms.split(";")}
+            unread |= {m for m, cs in _BANDLESS if cs[0] <= named and named & cs[1]}
+            continue
         pairs = list(
             zip(
                 (c.strip().lower() for c in chroms.split(";")),
@@ -297,6 +312,7 @@ def parse_karyotype(iscn: str, codes: CodeSets) -> Karyotype:
         present.add("iAMP21")
     fish_present, unknown = _read_fish(iscn[nuc.end() :], codes) if nuc else (frozenset(), set())
     present |= fish_present
+    unknown |= unread
     explicit = set(present)
     if modal is not None:
         explicit |= {"hypodiploidy", "high_hyperdiploidy"}

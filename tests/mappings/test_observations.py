@@ -123,6 +123,7 @@ def test_blasts(value: dict[str, Any], percent: float | None) -> None:
     ("iscn", "modal", "present"),
     [
         ("46,XY,t(9;22)(q34;q11.2)[20]", 46, {"BCR-ABL1"}),
+        ("46,XY,t(9;22) (q34;q11.2)[20]", 46, {"BCR-ABL1"}),
         ("46,XX,t(9;22)(q34.1;q11.23)[10]/46,XX[10]", 46, {"BCR-ABL1"}),
         ("46,XX,t(4;11)(q21;q23)[15]", 46, {"KMT2A"}),
         ("46,XY,t(11;19)(q23;p13.3)[20]", 46, {"KMT2A"}),
@@ -176,9 +177,14 @@ def test_iscn_without_a_modal_number(codes: CodeSets) -> None:
         # separated signals: a pattern this reader does not interpret
         ("46,XY[20].nuc ish(KMT2Ax2)(5'KMT2A sep 3'KMT2Ax1)[100/200]", {"KMT2A"}),
         ("46,XX[20].nuc ish(CDKN2Ax0)[150/200]", set()),  # no marker of ours
+        # a translocation without bands cannot be read band by band
+        ("46,XY,t(9;22)[20]", {"BCR-ABL1"}),
+        ("46,XY,t(4;11)[20]", {"KMT2A"}),
+        ("46,XY,t(1;19)[20]", {"TCF3"}),
+        ("46,XY,t(12;21)[20]", set()),
     ],
 )
-def test_fish_genes_without_a_pattern_are_not_covered(
+def test_what_is_named_but_not_read_is_not_covered(
     codes: CodeSets, iscn: str, unknown: set[str]
 ) -> None:
     k = parse_karyotype(iscn, codes)
