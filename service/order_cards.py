@@ -103,7 +103,7 @@ def _detail(finding: Finding) -> str:
         lines += ["**Values** (with the resources they came from):", ""]
         lines += [_fact_line(f) for f in finding.facts]
         lines.append("")
-    lines += [f"Source: {CITATION} (risk-schemes.md §9).", "", DISCLAIMER]
+    lines += [f"Source: {CITATION}.", "", DISCLAIMER]
     return "\n".join(lines)
 
 

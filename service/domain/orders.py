@@ -249,7 +249,7 @@ def _dose(order: DraftOrder, record: OrderRecord, context: tuple[Fact, ...]) -> 
         summary=f"Idarubicin {_num(worst, 2)} mg/m² is above the CALL-0603 10 mg/m² ({DOSE})",
         reason=(
             "CALL-0603 gives idarubicin 10 mg/m² (12.5 mg/m² weekly was too toxic in the "
-            "seed's pilot)."
+            "trial's pilot)."
         ),
         facts=tuple(facts),
         action="update",

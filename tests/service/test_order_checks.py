@@ -401,3 +401,11 @@ def test_several_findings_are_several_cards_and_valid_cds_hooks() -> None:
         assert card.source.url == "https://doi.org/10.3346/jkms.2017.32.4.642"
         assert card.detail is not None
         assert "J Korean Med Sci 2017;32(4):642" in card.detail
+
+
+def test_cards_name_sources_as_a_clinician_cites_them_never_as_files() -> None:
+    found = cards(draft(12.5), anc(300), platelets(20_000))
+    for card in found:
+        assert card.detail is not None
+        assert ".md" not in card.detail
+        assert "seed" not in card.detail.lower()
