@@ -234,6 +234,7 @@ def read_record(
         marrow_blasts=tuple(blasts),
         idarubicin_doses=tuple(doses),
         unread=tuple(unread),
+        unread_conditions=tuple(u for u in inputs.unread if u.startswith("Condition/")),
     )
 
 

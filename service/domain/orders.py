@@ -97,6 +97,8 @@ class OrderRecord:
     marrow_blasts: tuple[Value, ...] = ()  # percent
     idarubicin_doses: tuple[Dated, ...] = ()  # given or ordered (not drafts), any date
     unread: tuple[str, ...] = ()  # data that could not be read: the checks cannot be made
+    # Conditions that could not be read: they could make (or unmake) a first relapse.
+    unread_conditions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +152,9 @@ def reinduction_day0(record: OrderRecord) -> Day0 | None:
 
 def check_order(order: DraftOrder, record: OrderRecord) -> tuple[Finding, ...]:
     """Every `ORD-IDA-*` finding for one idarubicin draft order; () when none applies."""
+    if record.relapse_count < 2 and record.unread_conditions:
+        # Whether this is a first relapse rests on Conditions that could not be read.
+        return (_cannot("a Condition could not be read", record.unread_conditions),)
     if not record.relapsed or record.relapse_count != 1:
         return ()  # §9: only reinduction of a first relapse
     if record.unread:

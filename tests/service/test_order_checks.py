@@ -409,3 +409,13 @@ def test_cards_name_sources_as_a_clinician_cites_them_never_as_files() -> None:
         assert card.detail is not None
         assert ".md" not in card.detail
         assert "seed" not in card.detail.lower()
+
+
+def test_an_unreadable_condition_is_named_never_read_as_no_relapse() -> None:
+    from tests.mappings.builders import diagnosis, patient, relapse
+
+    broken = relapse("rel", "2026-01-28", "14016003")
+    broken["onsetDateTime"] = "not a date"
+    (card,) = cards(draft(30, "mg/m2"), base=[patient(), diagnosis(), broken])
+    assert card.indicator == "info"
+    assert ext(card)["values"] == [{"label": "Missing", "value": "Condition/rel"}]
