@@ -20,6 +20,7 @@ from service.app import HOOK_PATH, create_app
 from service.demo.catalog import demo_patients, load_into
 from service.demo.ehr import create_ehr_app
 from service.demo.servers import sekmet_server, wsgi_server
+from service.hooks import idarubicin_order_sign
 from service.logs import configure_logging
 from service.sandbox import hook_request
 from service.settings import Settings
@@ -57,6 +58,8 @@ def run_demo(sekmet: Path, port: int, out: TextIO) -> int:
         )
         stack.enter_context(wsgi_server(create_app(settings), port=port))
         example = hook_request(fhir, patients[0].patient_id)
+        signing = next(p for p in patients if p.draft_orders is not None)
+        order_example = hook_request(fhir, signing.patient_id, signing.draft_orders)
         out.write(
             f"\nRelapsed-ALL CDS service: {service_url}/  (start page: launch the SMART app)\n"
             f"Discovery:   curl -s {service_url}/cds-services\n"
@@ -66,6 +69,10 @@ def run_demo(sekmet: Path, port: int, out: TextIO) -> int:
             "the FHIR server):\n\n"
             f"curl -s -X POST {service_url}{HOOK_PATH} \\\n"
             f"  -H 'Content-Type: application/json' \\\n  -d '{json.dumps(example)}'\n\n"
+            f"An order-sign hook: {signing.name} signs a draft idarubicin 12 mg/m² on "
+            "reinduction day 14 with low counts:\n\n"
+            f"curl -s -X POST {service_url}{idarubicin_order_sign.HOOK.path} \\\n"
+            f"  -H 'Content-Type: application/json' \\\n  -d '{json.dumps(order_example)}'\n\n"
             "Ctrl-C stops everything.\n"
         )
         out.flush()
