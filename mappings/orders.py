@@ -29,6 +29,7 @@ from mappings.fhirjson import (
     with_time_zones,
 )
 from mappings.therapy import performed_date, reinduction_starts
+from service.domain.inputs import RelapseInputs
 from service.domain.orders import Dated, Day0Candidate, Dose, DraftOrder, OrderRecord, Value
 
 # Count units → factor to /µL (fhir-contract.md, blood counts).
@@ -172,9 +173,11 @@ def read_record(
     patient_id: str,
     draft_refs: frozenset[str] = frozenset(),
     failures: Iterable[str] = (),
+    inputs: RelapseInputs | None = None,
 ) -> OrderRecord:
-    """The record as the checks read it; `failures` names data that could not be fetched."""
-    inputs = extract(resources, codes)
+    """The record as the checks read it; `failures` names data that could not be fetched.
+    `inputs`: the record already extracted (the patient-view assessment), not read twice."""
+    inputs = extract(resources, codes) if inputs is None else inputs
     unread: list[str] = [f"could not read {f}" for f in failures]
     mine = [
         r

@@ -13,6 +13,7 @@ from typing import Any
 from cds_hooks.models import Action, Card, Coding, Link, Source, Suggestion
 from service.domain.assessment import INDETERMINATE, NOT_APPLICABLE, Addition, Assessment, Plan
 from service.domain.evidence import BY_ID
+from service.domain.response import Response
 from service.domain.schemes import SCHEMES, get_scheme
 from service.engine import KEY_LABELS, EngineResult
 from service.markdown import escape
@@ -271,6 +272,7 @@ def _risk_detail(result: EngineResult) -> str:
         "",
     ]
     lines += _input_lines(a)
+    lines += _response_lines(a)
     if a.changes:
         lines += ["", "**What would change the answer:**", ""]
         lines += [f"- {c.condition}: {c.effect}" for c in a.changes]
@@ -371,6 +373,40 @@ def _pathway_detail(a: Assessment) -> str:
             lines.append(f"- `{ev}`: {item.figure} ({item.source})")
     lines += ["", DISCLAIMER]
     return "\n".join(lines)
+
+
+RESPONSE_TEXT = {
+    "RER": "rapid early response",
+    "SER": "slow early response",
+    "FAIL": "induction failure (no CR on day 28): refractory disease",
+    "pending": "pending (no day-28 marrow yet)",
+    "indeterminate": "undetermined",
+}
+
+
+def response_words(r: Response) -> str:
+    """The response in plain words, with its rule, day 0 and the marrows read (no markup)."""
+    marrows = ", ".join(f"day {day} {m.grade}" for day, m in sorted(r.marrows.items()))
+    cr2 = {True: "met", False: "not met", None: "not shown"}[r.cr2]
+    words = (
+        f"{RESPONSE_TEXT[r.cls]} ({r.rule}); day 0 {r.day0.date.isoformat()} "
+        f"({r.day0.source}); marrows: {marrows or 'none read'}; CR2 on day 28 {cr2}."
+    )
+    return words + (f" Needs: {', '.join(r.missing)}." if r.missing else "")
+
+
+def _response_lines(a: Assessment) -> list[str]:
+    """The response to reinduction (§7); with CR, EV-CALL-3 for late relapses (TIME-CALL)."""
+    r = a.response
+    if r is None:
+        return []
+    # The day-0 source is a FHIR id: escaped.
+    line = f"**Response to reinduction:** {escape(response_words(r))}"
+    lines = ["", line, *(f"- {note}" for note in r.notes)]
+    if r.cr2 and a.timing.call0603 == "late":
+        ev = BY_ID["EV-CALL-3"]
+        lines.append(f"- `EV-CALL-3`: {ev.figure} ({ev.source})")
+    return lines
 
 
 def _names(inputs: Sequence[str]) -> str:

@@ -16,6 +16,7 @@ from cds_hooks.fhir import FhirClient
 from cds_hooks.prefetch import render_template
 from mappings.codesets import CodeSets
 from mappings.extract import extract
+from mappings.orders import read_record
 from service.domain import assess
 from service.domain.assessment import Assessment
 
@@ -51,6 +52,10 @@ class EngineResult:
     failures: dict[str, PrefetchFailure] = field(default_factory=dict)  # by prefetch key
 
 
+# The resource types that can date reinduction day 0 (fhir-contract.md, "Reinduction").
+_DAY0_TYPES = frozenset({"CarePlan", "Procedure", "MedicationAdministration", "MedicationRequest"})
+
+
 def assess_resources(
     resources: Iterable[Mapping[str, Any]],
     *,
@@ -59,8 +64,20 @@ def assess_resources(
     as_of: date,
     failures: Mapping[str, PrefetchFailure] | None = None,
 ) -> EngineResult:
+    resources = list(resources)
     inputs = extract(resources, codes)
-    return EngineResult(assess(inputs, as_of, primary), dict(failures or {}))
+    record = None
+    if (
+        inputs.relapsed
+        and inputs.relapse_count == 1
+        and inputs.patient is not None
+        and any(isinstance(r, Mapping) and r.get("resourceType") in _DAY0_TYPES for r in resources)
+    ):
+        # The response to reinduction (risk-schemes §7) reads what the order-sign checks read;
+        # without a resource that can date day 0 there is no reinduction to read.
+        patient_id = inputs.patient.removeprefix("Patient/")
+        record = read_record(resources, codes, patient_id=patient_id, inputs=inputs)
+    return EngineResult(assess(inputs, as_of, primary, record), dict(failures or {}))
 
 
 def fetch_and_assess(

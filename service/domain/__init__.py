@@ -24,7 +24,9 @@ from service.domain.changes import what_would_change
 from service.domain.evidence import select_evidence
 from service.domain.facts import build_space
 from service.domain.inputs import RelapseInputs, Site
+from service.domain.orders import OrderRecord
 from service.domain.pathway import pathway_for
+from service.domain.response import FAIL, read_response
 from service.domain.sites import read_sites
 from service.domain.timing import bfm_timing, call_timing, cog_timing
 
@@ -36,8 +38,14 @@ def primary_schemes() -> tuple[str, ...]:
     return registry.scheme_keys()
 
 
-def assess(inputs: RelapseInputs, as_of: date, primary: str = "bfm") -> Assessment:
-    """Classify a patient's first relapse under every scheme and plan by the primary one."""
+def assess(
+    inputs: RelapseInputs,
+    as_of: date,
+    primary: str = "bfm",
+    reinduction: OrderRecord | None = None,
+) -> Assessment:
+    """Classify a patient's first relapse under every scheme and plan by the primary one;
+    `reinduction` (the record as the order checks read it) gives the response (§7)."""
     if primary not in primary_schemes():
         raise ValueError(f"unknown primary scheme {primary!r}; use one of {primary_schemes()}")
     dx, rel = inputs.diagnosis_date, inputs.relapse_date
@@ -50,8 +58,16 @@ def assess(inputs: RelapseInputs, as_of: date, primary: str = "bfm") -> Assessme
         return _without_relapse(inputs, as_of, primary, age)
     reading = read_sites(inputs.sites, inputs.marrow_blasts, incomplete=inputs.sites_incomplete)
     space = build_space(inputs, age)
+    response = None if reinduction is None else read_response(reinduction, as_of)
+    failed = response is not None and response.cls == FAIL
+    if failed:
+        # §7: induction failure is refractory disease → PATH-1.
+        space = replace(space, fixed=replace(space.fixed, refractory=True))
     schemes = {name: registry.assess_scheme(name, space) for name in registry.scheme_keys()}
     pathway = pathway_for(space, primary, schemes[primary])
+    if failed:
+        reason = "Induction failure (RESP-FAIL): refractory disease → relapsed_refractory (PATH-1)."
+        pathway = replace(pathway, reason=reason)
     marrow_values = {Site.MARROW in s for s in reading.possible}
     marrow = marrow_values.pop() if len(marrow_values) == 1 else None
     timing = Timing(
@@ -79,6 +95,7 @@ def assess(inputs: RelapseInputs, as_of: date, primary: str = "bfm") -> Assessme
         pathway=pathway,
         changes=what_would_change(inputs, space, primary, schemes[primary], pathway),
         warnings=inputs.warnings + reading.warnings,
+        response=response,
     )
 
 

@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from service.domain.inputs import HIGH_RISK_MARKERS, MarkerStatus, RelapseInputs
+from service.domain.response import Response
 
 INDETERMINATE = "indeterminate"
 NOT_APPLICABLE = "not_applicable"
@@ -89,6 +90,7 @@ class Assessment:
     pathway: Pathway
     changes: tuple[Change, ...] = ()
     warnings: tuple[str, ...] = ()
+    response: Response | None = None  # when a reinduction of a first relapse is documented
 
     def to_json(self) -> dict[str, Any]:
         i = self.inputs
@@ -113,7 +115,7 @@ class Assessment:
             genetics["unknown"] = [
                 m for m in HIGH_RISK_MARKERS if i.genetics.status(m) is MarkerStatus.NOT_TESTED
             ]
-        return {
+        found: dict[str, Any] = {
             "patient": i.patient,
             "as_of": self.as_of.isoformat(),
             "status": self.status,
@@ -185,6 +187,9 @@ class Assessment:
             "warnings": list(self.warnings),
             "ignored": i.ignored,
         }
+        if self.response is not None:
+            found["response"] = self.response.to_json()
+        return found
 
 
 def _iso(d: date | None) -> str | None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from cds_hooks.errors import PrefetchFailure
 from cds_hooks.models import is_fhir_id
-from service.cards import ADDITION_TEXT, plan_words, scheme_name
+from service.cards import ADDITION_TEXT, plan_words, response_words, scheme_name
 from service.domain.assessment import Assessment
 from service.domain.evidence import BY_ID
 from service.domain.schemes import get_scheme
@@ -105,6 +105,7 @@ class Page:
     plan_text: str
     scheme_name: str  # the scheme the pathway follows
     scheme_text: str  # which scheme is followed, and why when PATH-0 handed over
+    response_text: str | None  # the response to reinduction (§7), when one is read
     additions: tuple[tuple[str, str], ...]
     evidence: tuple[EvidenceRow, ...]
     pathway: Any  # service.domain.assessment.Pathway
@@ -220,6 +221,7 @@ def build_page(
         plan_text=_sentence(plan_words(assessment.pathway.plan, assessment.pathway.threshold)),
         scheme_name=scheme_name(assessment.pathway.scheme),
         scheme_text=_scheme_text(assessment),
+        response_text=None if assessment.response is None else response_words(assessment.response),
         additions=tuple(
             (a, _sentence(ADDITION_TEXT.get(a, a))) for a in assessment.pathway.additions
         ),

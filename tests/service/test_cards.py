@@ -15,6 +15,7 @@ from mappings.codesets import load_codesets
 from mappings.extract import resources_from_bundle
 from service.cards import ASSESSMENT_EXTENSION, build_cards
 from service.engine import EngineResult, assess_resources
+from service.markdown import escape
 from service.smart.view import view_from_app_context
 from tests.conftest import FIXTURES, MCODE_EXAMPLE
 
@@ -130,3 +131,22 @@ BUNDLES = sorted(p.stem for p in FIXTURES.glob("*.json") if p.stem != "expected"
 def test_every_fixture_gives_valid_cards(name: str) -> None:
     for card in cards_of(name):
         assert len(card["summary"]) < 140
+
+
+def test_response_to_reinduction_is_on_the_risk_card() -> None:
+    # Demo patient in reinduction (day 0 2026-02-01, day-14 marrow M1): day 28 not reached yet.
+    path = Path(__file__).parents[2] / "service/demo/patients/reinduction-day14.json"
+    bundle = json.loads(path.read_text(encoding="utf-8"))
+    result = assess_resources(
+        resources_from_bundle(bundle), codes=CODES, primary="bfm", as_of=date(2026, 2, 20)
+    )
+    assert result.assessment.response is not None
+    risk = cards_response(build_cards(result, app_url=None))["cards"][0]
+    detail = risk["detail"]
+    assert (
+        "**Response to reinduction:** "
+        + escape("pending (no day-28 marrow yet) (RESP-CR2); day 0 2026-02-01")
+        in detail
+    )
+    assert escape("marrows: day 14 M1") in detail
+    assert escape("Needs: day-28 marrow.") in detail

@@ -30,6 +30,7 @@ from service.smart.view import (
     view_from_app_context,
 )
 from tests.domain.builders import make_inputs
+from tests.domain.test_response import LATER, record
 
 
 def _config(style: str) -> SmartConfig:
@@ -202,3 +203,11 @@ def test_an_unexpected_error_is_a_500_page_and_logs_no_message_at_error(
     assert "RuntimeError" in " ".join(r.getMessage() for r in shown)
     # No traceback either: any handler but ours would print the message with it.
     assert all(r.exc_info is None for r in shown)
+
+
+def test_page_shows_the_response_to_reinduction_in_words() -> None:
+    inputs = make_inputs("late", "isolated_marrow")
+    page = build_page(assess(inputs, LATER, "bfm", record({7: "M3", 28: "M1"})), {}, {}, {})
+    assert page.response_text is not None
+    assert page.response_text.startswith("slow early response (RESP-SER); day 0 2019-01-10")
+    assert build_page(assess(inputs, LATER), {}, {}, {}).response_text is None

@@ -1,0 +1,190 @@
+"""Response to reinduction (risk-schemes.md §7): every RESP-* rule and window edge, by hand."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+
+from service.domain import assess
+from service.domain.orders import Day0Candidate, OrderRecord, Value
+from service.domain.response import NOT_DOCUMENTED_NOTE, OVERLAP_NOTE, read_response
+from tests.domain.builders import make_inputs
+
+RELAPSE = date(2019, 1, 1)
+DAY0 = date(2019, 1, 10)
+PERCENT = {"M1": 2, "M2": 12, "M3": 40}
+
+
+def on(day: int) -> date:
+    return DAY0 + timedelta(days=day)
+
+
+def record(
+    marrows: dict[int, str],
+    *,
+    anc: int | None = 1200,
+    platelets: int | None = 110_000,
+    counts_day: int = 28,
+    relapse_count: int = 1,
+) -> OrderRecord:
+    """Marrows by day since day 0 (grade), counts on `counts_day`; day 0 from a CarePlan."""
+    return OrderRecord(
+        relapsed=True,
+        relapse_count=relapse_count,
+        relapse_date=RELAPSE,
+        day0_candidates=(Day0Candidate("careplan", DAY0, "CarePlan/re"),),
+        marrow_blasts=tuple(
+            Value(Decimal(PERCENT[g]), on(d), f"Observation/m{d}") for d, g in marrows.items()
+        ),
+        anc=() if anc is None else (Value(Decimal(anc), on(counts_day), "Observation/anc"),),
+        platelets=()
+        if platelets is None
+        else (Value(Decimal(platelets), on(counts_day), "Observation/plt"),),
+    )
+
+
+LATER = on(60)
+# (marrows by day, expected class, rule, missing)
+CASES = [
+    # RESP-RER: M1 on day 7 and CR on day 28; or M2 on day 7, M1 on day 14 and CR on day 28.
+    pytest.param({7: "M1", 14: "M1", 28: "M1"}, "RER", "RESP-RER", (), id="RESP-RER-M1-M1"),
+    pytest.param({7: "M2", 14: "M1", 28: "M1"}, "RER", "RESP-RER", (), id="RESP-RER-M2-M1"),
+    # RESP-SER: M2/M3 on day 14 and CR; or M3 on day 7 and CR.
+    pytest.param({7: "M2", 14: "M2", 28: "M1"}, "SER", "RESP-SER", (), id="RESP-SER-M2-M2"),
+    pytest.param({7: "M3", 14: "M1", 28: "M1"}, "SER", "RESP-SER", (), id="RESP-SER-M3-M1"),
+    pytest.param({7: "M1", 14: "M3", 28: "M1"}, "SER", "RESP-SER", (), id="RESP-SER-overlap"),
+    # Missing marrows: what the known ones decide is given, else the deciding marrow is named.
+    pytest.param({7: "M3", 28: "M1"}, "SER", "RESP-SER", (), id="RESP-SER-M3-day14-missing"),
+    pytest.param({14: "M2", 28: "M1"}, "SER", "RESP-SER", (), id="RESP-SER-day7-missing"),
+    pytest.param(
+        {7: "M1", 28: "M1"}, "indeterminate", "RESP-RER/RESP-SER", ("day-14 marrow",), id="d14"
+    ),
+    pytest.param(
+        {14: "M1", 28: "M1"}, "indeterminate", "RESP-RER/RESP-SER", ("day-7 marrow",), id="d7"
+    ),
+    pytest.param(
+        {28: "M1"},
+        "indeterminate",
+        "RESP-RER/RESP-SER",
+        ("day-7 marrow", "day-14 marrow"),
+        id="d7-d14",
+    ),
+    # RESP-FAIL: no CR on day 28 (an M2/M3 day-28 marrow), whatever came before.
+    pytest.param({7: "M1", 14: "M1", 28: "M2"}, "FAIL", "RESP-FAIL", (), id="RESP-FAIL-M2"),
+    pytest.param({28: "M3"}, "FAIL", "RESP-FAIL", (), id="RESP-FAIL-M3"),
+    # No day-28 marrow after day 35: indeterminate, naming it.
+    pytest.param({7: "M1", 14: "M1"}, "indeterminate", "RESP-CR2", ("day-28 marrow",), id="no-28"),
+]
+
+
+@pytest.mark.parametrize(("marrows", "cls", "rule", "missing"), CASES)
+def test_resp_rules(marrows: dict[int, str], cls: str, rule: str, missing: tuple[str, ...]) -> None:
+    response = read_response(record(marrows), LATER)
+    assert response is not None
+    assert (response.cls, response.rule, response.missing) == (cls, rule, missing)
+    assert response.cr2 == {"FAIL": False}.get(cls, True if 28 in marrows else None)
+    if cls in ("RER", "SER"):
+        assert NOT_DOCUMENTED_NOTE in response.notes
+    assert (OVERLAP_NOTE in response.notes) == (marrows.get(7) == "M1" and cls == "SER")
+
+
+def test_no_day28_marrow_is_pending_until_day_35() -> None:
+    r = record({7: "M1"})
+    assert read_response(r, on(35)).cls == "pending"  # type: ignore[union-attr]
+    assert read_response(r, on(36)).cls == "indeterminate"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("anc", "platelets", "counts_day", "cr2"),
+    [
+        pytest.param(750, 75_000, 28, True, id="RESP-CR2-at-the-limits"),
+        pytest.param(749, 75_000, 28, None, id="RESP-CR2-anc-below"),
+        pytest.param(750, 74_999, 28, None, id="RESP-CR2-platelets-below"),
+        pytest.param(None, 75_000, 28, None, id="RESP-CR2-anc-missing"),
+        pytest.param(1000, 100_000, 31, True, id="RESP-CR2-counts-3-days-after"),
+        pytest.param(1000, 100_000, 32, None, id="RESP-CR2-counts-4-days-after"),
+    ],
+)
+def test_resp_cr2_needs_count_recovery_never_fails_on_m1(
+    anc: int | None, platelets: int, counts_day: int, cr2: bool | None
+) -> None:
+    r = record({7: "M1", 14: "M1", 28: "M1"}, anc=anc, platelets=platelets, counts_day=counts_day)
+    response = read_response(r, LATER)
+    assert response is not None
+    assert response.cr2 is cr2
+    assert response.cls == ("RER" if cr2 else "indeterminate")
+    assert response.cls != "FAIL"
+
+
+# Window edges (days since day 0): a marrow outside its window is not read for that day.
+@pytest.mark.parametrize(
+    ("day", "nominal", "read"),
+    [
+        pytest.param(4, 7, False, id="day-4"),
+        pytest.param(5, 7, True, id="day-5"),
+        pytest.param(9, 7, True, id="day-9"),
+        pytest.param(10, 7, False, id="day-10"),
+        pytest.param(11, 14, False, id="day-11"),
+        pytest.param(12, 14, True, id="day-12"),
+        pytest.param(17, 14, True, id="day-17"),
+        pytest.param(18, 14, False, id="day-18"),
+        pytest.param(24, 28, False, id="day-24"),
+        pytest.param(25, 28, True, id="day-25"),
+        pytest.param(35, 28, True, id="day-35"),
+        pytest.param(36, 28, False, id="day-36"),
+    ],
+)
+def test_windows(day: int, nominal: int, read: bool) -> None:
+    marrows = {28: "M1", day: "M3"} if nominal != 28 else {day: "M3"}
+    response = read_response(record(marrows, counts_day=day), LATER)
+    assert response is not None
+    assert (nominal in response.marrows) == read
+    if read:
+        assert response.marrows[nominal].value.source == f"Observation/m{day}"
+
+
+def test_nearest_the_nominal_day_wins_a_tie_goes_to_the_later() -> None:
+    r = record({13: "M1", 15: "M3", 28: "M1"})
+    response = read_response(r, LATER)
+    assert response is not None
+    assert response.marrows[14].value.source == "Observation/m15"
+
+
+def test_only_a_first_relapse_with_a_reinduction_is_read() -> None:
+    assert read_response(record({28: "M1"}, relapse_count=2), LATER) is None
+    started_before = OrderRecord(
+        relapsed=True,
+        relapse_count=1,
+        relapse_date=RELAPSE,
+        day0_candidates=(Day0Candidate("careplan", RELAPSE - timedelta(days=1), "CarePlan/x"),),
+    )
+    assert read_response(started_before, LATER) is None
+
+
+def test_resp_fail_is_refractory_and_path1() -> None:
+    a = assess(make_inputs("late", "isolated_marrow"), LATER, "bfm", record({28: "M3"}))
+    assert a.pathway.plan == "relapsed_refractory"
+    assert "RESP-FAIL" in a.pathway.reason
+    assert a.to_json()["response"]["class"] == "FAIL"
+
+
+def test_a_response_with_cr_never_changes_a_risk_group() -> None:
+    inputs = make_inputs("late", "isolated_marrow")
+    without = assess(inputs, LATER)
+    with_response = assess(inputs, LATER, "bfm", record({7: "M3", 28: "M1"}))
+    assert with_response.schemes == without.schemes
+    assert with_response.pathway == without.pathway
+    assert with_response.to_json()["response"] == {
+        "day0": "2019-01-10",
+        "day0_source": "CarePlan/re",
+        "marrows": {"7": "M3", "28": "M1"},
+        "marrow_sources": {"7": "Observation/m7", "28": "Observation/m28"},
+        "class": "SER",
+        "cr2": True,
+        "rule": "RESP-SER",
+        "missing": [],
+        "notes": [NOT_DOCUMENTED_NOTE],
+    }
+    assert "response" not in without.to_json()
