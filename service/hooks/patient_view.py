@@ -28,7 +28,9 @@ def _handler(env: HookEnv) -> Handler:
             failures=prefetched.failures,
         )
         base = env.settings.public_url or request.url_root.rstrip("/")
-        return build_cards(result, app_url=f"{base}/app/launch")
+        # Without an allowed issuer every launch is refused: no link to a page that says so.
+        app_url = f"{base}/app/launch" if env.settings.smart_allowed_issuers else None
+        return build_cards(result, app_url=app_url)
 
     return handle
 
