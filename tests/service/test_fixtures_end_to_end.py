@@ -30,6 +30,8 @@ def decided(assessment: dict[str, Any], key: str) -> Any:
         return assessment["site_pattern"]
     if key == "additions":
         return assessment["pathway"]["additions"]
+    if key == "response":
+        return assessment["response"]["class"] if "response" in assessment else "absent"
     return None
 
 
