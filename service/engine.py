@@ -14,7 +14,7 @@ from typing import Any
 from cds_hooks.errors import PrefetchFailure
 from cds_hooks.fhir import FhirClient
 from cds_hooks.prefetch import render_template
-from mappings.codesets import CodeSets
+from mappings.codesets import OBSERVATION_SETS, CodeSets
 from mappings.extract import extract
 from mappings.orders import read_record
 from service.domain import assess
@@ -33,9 +33,16 @@ KEY_LABELS: dict[str, str] = {
 }
 
 
+RESPONSE_OBSERVATION_SETS = (*OBSERVATION_SETS, "anc", "platelets", "reinduction_start")
+
+
 def prefetch_templates(codes: CodeSets) -> dict[str, str]:
     """Prefetch templates (valid R4 searches) generated from the configured code sets."""
-    observation_codes = ",".join(f"{system}|{code}" for system, code in codes.observation_codes())
+    # The risk assessment's codes, and what the response to reinduction reads (risk-schemes §7;
+    # fhir-contract.md: blood counts within this key's code list).
+    observation_codes = ",".join(
+        f"{system}|{code}" for system, code in codes.observation_codes(RESPONSE_OBSERVATION_SETS)
+    )
     patient = "{{context.patientId}}"
     return {
         "patient": f"Patient/{patient}",

@@ -14,7 +14,7 @@ from cds_hooks.models import cards_response, check_cards_response
 from mappings.codesets import load_codesets
 from mappings.extract import resources_from_bundle
 from service.cards import ASSESSMENT_EXTENSION, build_cards
-from service.engine import EngineResult, assess_resources
+from service.engine import EngineResult, assess_resources, prefetch_templates
 from service.markdown import escape
 from service.smart.view import view_from_app_context
 from tests.conftest import FIXTURES, MCODE_EXAMPLE
@@ -150,3 +150,12 @@ def test_response_to_reinduction_is_on_the_risk_card() -> None:
     )
     assert escape("marrows: day 14 M1") in detail
     assert escape("Needs: day-28 marrow.") in detail
+
+
+def test_patient_view_prefetch_asks_for_what_the_response_reads() -> None:
+    # fhir-contract.md: blood counts within the observations key's code list (§7 CR2), and the
+    # coded reinduction start that dates day 0.
+    template = prefetch_templates(CODES)["observations"]
+    for code in ("http://loinc.org|751-8", "http://loinc.org|777-3", "concept|reinduction-start"):
+        assert code in template
+    assert "urn:relapse-all-cds:concept|mrd" in template
