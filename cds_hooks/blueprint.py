@@ -188,7 +188,7 @@ def create_blueprint(services: Sequence[ServiceDefinition], config: HooksConfig)
         }
         if missing:
             raise PrefetchUnavailable(missing)
-        cards = list(service.handler(request, prefetched))
+        cards = list(service.handler(request, prefetched.until(deadline)))
         config.feedback_store.record_issued(service_id, cards)
         return _json(cards_response(cards))
 

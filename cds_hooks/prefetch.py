@@ -7,12 +7,13 @@ A failure never turns into "no data": `null` is no data, anything that went wron
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import quote
 
-from cds_hooks.errors import FhirError, PrefetchFailure
+from cds_hooks.errors import DeadlinePassed, FhirError, PrefetchFailure
 from cds_hooks.fhir import FhirClient, bundle_resources, next_link, outcome_error_code
 from cds_hooks.models import HookRequest
 
@@ -53,10 +54,21 @@ def render_template(template: str, context: Mapping[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class Prefetched:
-    """Resources by prefetch key (present = data, possibly []) and failures by key."""
+    """Resources by prefetch key (present = data, possibly []) and failures by key, with the
+    hook's `deadline` (a time.monotonic() value) for the work that follows."""
 
     resources: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     failures: dict[str, PrefetchFailure] = field(default_factory=dict)
+    deadline: float | None = None
+
+    def check_deadline(self) -> None:
+        """DeadlinePassed once the deadline is past: long work calls this now and then, so a
+        large record is answered at the deadline (503), not long after it."""
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise DeadlinePassed()
+
+    def until(self, deadline: float) -> Prefetched:
+        return replace(self, deadline=deadline)
 
     def get(self, key: str) -> list[dict[str, Any]] | None:
         """The resources for `key`, or None when that key failed or was never asked for."""

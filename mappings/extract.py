@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, timedelta
 from typing import Any
 
@@ -85,6 +85,9 @@ def _rewrite_references(value: Any, aliases: Mapping[str, str]) -> Any:
     if isinstance(value, list):
         return [_rewrite_references(v, aliases) for v in value]
     return value
+
+
+_CHECK_EVERY = 256  # resources validated between two `check` calls (~50 ms of work)
 
 
 class _Record:
@@ -221,8 +224,16 @@ def _entered_in_error(r: Mapping[str, Any]) -> bool:
     return bool(status & {"entered-in-error", "refuted"})
 
 
-def extract(resources: Iterable[Mapping[str, Any]], codes: CodeSets) -> RelapseInputs:
-    """Map one patient's FHIR resources (any types, any order) to the relapse inputs."""
+def extract(
+    resources: Iterable[Mapping[str, Any]],
+    codes: CodeSets,
+    *,
+    check: Callable[[], None] | None = None,
+) -> RelapseInputs:
+    """Map one patient's FHIR resources (any types, any order) to the relapse inputs.
+
+    `check` is called every few hundred resources and may raise to stop the work (a deadline).
+    """
     rec = _Record(codes)
     resources = list(resources)
     patient_ids = {
@@ -231,7 +242,9 @@ def extract(resources: Iterable[Mapping[str, Any]], codes: CodeSets) -> RelapseI
         if isinstance(r, Mapping) and r.get("resourceType") == "Patient"
     }
     patient_id = next(iter(patient_ids)) if len(patient_ids) == 1 else None
-    for resource in resources:
+    for i, resource in enumerate(resources):
+        if check is not None and i % _CHECK_EVERY == 0:
+            check()
         if patient_id is not None and belongs_elsewhere(resource, patient_id):
             rec.warnings.append(f"{ref(resource)} does not refer to this patient and was ignored")
             continue

@@ -6,7 +6,7 @@ the same record always gives the same assessment.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -70,9 +70,11 @@ def assess_resources(
     primary: str,
     as_of: date,
     failures: Mapping[str, PrefetchFailure] | None = None,
+    check: Callable[[], None] | None = None,
 ) -> EngineResult:
+    """`check` may raise to stop the work (see `extract`)."""
     resources = list(resources)
-    inputs = extract(resources, codes)
+    inputs = extract(resources, codes, check=check)
     record = None
     if (
         inputs.relapsed

@@ -26,6 +26,7 @@ def _handler(env: HookEnv) -> Handler:
             primary=env.settings.primary_scheme,
             as_of=env.today(),
             failures=prefetched.failures,
+            check=prefetched.check_deadline,
         )
         base = env.settings.public_url or request.url_root.rstrip("/")
         # Without an allowed issuer every launch is refused: no link to a page that says so.

