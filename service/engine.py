@@ -16,6 +16,7 @@ from cds_hooks.fhir import FhirClient
 from cds_hooks.prefetch import render_template
 from mappings.codesets import OBSERVATION_SETS, CodeSets
 from mappings.extract import extract
+from mappings.fhirjson import codings
 from mappings.orders import read_record
 from service.domain import assess
 from service.domain.assessment import Assessment
@@ -63,6 +64,18 @@ class EngineResult:
 _DAY0_TYPES = frozenset({"CarePlan", "Procedure", "MedicationAdministration", "MedicationRequest"})
 
 
+def _may_date_day0(r: Any, codes: CodeSets) -> bool:
+    if not isinstance(r, Mapping):
+        return False
+    if r.get("resourceType") in _DAY0_TYPES:
+        return True
+    # An Observation coded with our concept reinduction-start dates day 0 too.
+    return (
+        r.get("resourceType") == "Observation"
+        and codes.match("reinduction_start", list(codings(r.get("code")))) is not None
+    )
+
+
 def assess_resources(
     resources: Iterable[Mapping[str, Any]],
     *,
@@ -80,7 +93,7 @@ def assess_resources(
         inputs.relapsed
         and inputs.relapse_count == 1
         and inputs.patient is not None
-        and any(isinstance(r, Mapping) and r.get("resourceType") in _DAY0_TYPES for r in resources)
+        and any(_may_date_day0(r, codes) for r in resources)
     ):
         # The response to reinduction (risk-schemes §7) reads what the order-sign checks read;
         # without a resource that can date day 0 there is no reinduction to read.

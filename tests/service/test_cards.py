@@ -159,3 +159,25 @@ def test_patient_view_prefetch_asks_for_what_the_response_reads() -> None:
     for code in ("http://loinc.org|751-8", "http://loinc.org|777-3", "concept|reinduction-start"):
         assert code in template
     assert "urn:relapse-all-cds:concept|mrd" in template
+
+
+def test_a_coded_reinduction_start_observation_dates_day0_for_the_response() -> None:
+    bundle = json.loads((FIXTURES / "resp-rer.json").read_text(encoding="utf-8"))
+    resources = [r for r in resources_from_bundle(bundle) if r["resourceType"] != "CarePlan"]
+    patient = next(r["id"] for r in resources if r["resourceType"] == "Patient")
+    start = {
+        "resourceType": "Observation",
+        "id": "start",
+        "status": "final",
+        "code": {
+            "coding": [{"system": "urn:relapse-all-cds:concept", "code": "reinduction-start"}]
+        },
+        "subject": {"reference": f"Patient/{patient}"},
+        "effectiveDateTime": "2021-06-20",
+    }
+    result = assess_resources(
+        [*resources, start], codes=CODES, primary="bfm", as_of=date(2026, 11, 22)
+    )
+    response = result.assessment.response
+    assert response is not None
+    assert (response.day0.source, response.cls) == ("Observation/start", "RER")
