@@ -87,6 +87,15 @@ def _rewrite_references(value: Any, aliases: Mapping[str, str]) -> Any:
     return value
 
 
+# Observation sets the reinduction reader (mappings.orders) reads beside the relapse inputs.
+_REINDUCTION_OBSERVATIONS = (
+    "anc",
+    "platelets",
+    "reinduction_start",
+    "body_surface_area",
+    "body_height",
+    "body_weight",
+)
 _CHECK_EVERY = 256  # resources validated between two `check` calls (~50 ms of work)
 
 
@@ -119,7 +128,7 @@ class _Record:
             if status is not None:
                 # Contract, "Only resources that stand": ignored, and named.
                 self.warnings.append(f"{ref(resource)} does not stand ({status}): ignored")
-            else:
+            elif not self._read_for_reinduction(resource, rtype):
                 self.ignored += 1  # can change no input: neither validated nor read, only counted
             return
         problem = validation_problem(resource)
@@ -162,6 +171,16 @@ class _Record:
         if rtype in ("CarePlan", "Specimen") and status == "entered-in-error":
             return str(status)
         return None
+
+    def _read_for_reinduction(self, r: Mapping[str, Any], rtype: Any) -> bool:
+        """Read by the reinduction reader (`mappings.orders`: the response to reinduction and
+        the order checks), not here: so never counted as ignored. Medications always, since a
+        contained or referenced Medication may name the drug."""
+        if rtype in ("MedicationRequest", "MedicationAdministration"):
+            return True
+        if rtype != "Observation" or as_str(r.get("status")) in obs.SKIPPED_STATUSES:
+            return False
+        return self.codes.first_set(_REINDUCTION_OBSERVATIONS, codings(r.get("code"))) is not None
 
     def _target(self, r: Mapping[str, Any], rtype: Any) -> list[Mapping[str, Any]] | None:
         """Where a resource goes, or None when it is not read (and so not validated)."""

@@ -60,8 +60,23 @@ class EngineResult:
     failures: dict[str, PrefetchFailure] = field(default_factory=dict)  # by prefetch key
 
 
-# The resource types that can date reinduction day 0 (fhir-contract.md, "Reinduction").
-_DAY0_TYPES = frozenset({"CarePlan", "Procedure", "MedicationAdministration", "MedicationRequest"})
+# The resource types that can date reinduction day 0 (fhir-contract.md, "Reinduction"): these
+# always (a CarePlan by its title, a medication by its drug), a Procedure or an Observation
+# only when coded as the reinduction start (so that a resource the mapping ignores never
+# decides whether the response is read).
+_DAY0_TYPES = frozenset({"CarePlan", "MedicationAdministration", "MedicationRequest"})
+_DAY0_CODED = frozenset({"Procedure", "Observation"})
+
+
+def _may_date_day0(resource: Any, codes: CodeSets) -> bool:
+    if not isinstance(resource, Mapping):
+        return False
+    kind = resource.get("resourceType")
+    if kind in _DAY0_TYPES:
+        return True
+    return kind in _DAY0_CODED and (
+        codes.match("reinduction_start", codings(resource.get("code"))) is not None
+    )
 
 
 def _may_date_day0(r: Any, codes: CodeSets) -> bool:

@@ -20,6 +20,7 @@ from tests.conftest import FIXTURES, MCODE_EXAMPLE
 CODES = load_codesets(None)
 LOINC = "http://loinc.org"
 SCT = "http://snomed.info/sct"
+CONCEPT = "urn:relapse-all-cds:concept"
 FIXTURE_RECORDS = [
     resources_from_bundle(json.loads(path.read_text(encoding="utf-8")))
     for path in (
@@ -185,3 +186,37 @@ def test_a_routine_lab_is_ignored_and_counted() -> None:
     found = assessment([*synthetic_record(CORE), lab, {**lab, "id": "hb2"}])
     assert found["ignored"] == 2
     assert not any("Observation/hb" in w for w in found["warnings"])
+
+
+def test_what_the_response_to_reinduction_reads_is_never_ignored() -> None:
+    # Found by the property above: an ignored Procedure made the response be read, and with it
+    # a day 0 from an Observation; and blood counts and medications are read there, not here.
+    patient = {"resourceType": "Patient", "id": "p"}
+    subject = {"reference": "Patient/p"}
+    read_there = [
+        {"resourceType": "MedicationRequest", "id": "m", "subject": subject, "status": "active"},
+        {
+            "resourceType": "Observation",
+            "id": "anc",
+            "subject": subject,
+            "status": "final",
+            "code": {"coding": [{"system": LOINC, "code": "751-8"}]},
+        },
+    ]
+    assert not any(ignored_beside(r, patient) for r in read_there)
+    record = synthetic_record(CORE)
+    start = {
+        "resourceType": "Observation",
+        "id": "start",
+        "subject": {"reference": f"Patient/{record[0]['id']}"},
+        "status": "final",
+        "code": {"coding": [{"system": CONCEPT, "code": "reinduction-start"}]},
+        "effectiveDateTime": "2021-05-02",
+    }
+    other = {**start, "resourceType": "Procedure", "id": "other", "status": "completed"}
+    other["code"] = {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "C91.0"}]}
+    assert ignored_beside(other, record[0])
+    with_other, without = assessment([*record, start, other]), assessment([*record, start])
+    assert with_other.pop("ignored") == 1
+    without.pop("ignored")
+    assert with_other == without
