@@ -79,18 +79,6 @@ def _may_date_day0(resource: Any, codes: CodeSets) -> bool:
     )
 
 
-def _may_date_day0(r: Any, codes: CodeSets) -> bool:
-    if not isinstance(r, Mapping):
-        return False
-    if r.get("resourceType") in _DAY0_TYPES:
-        return True
-    # An Observation coded with our concept reinduction-start dates day 0 too.
-    return (
-        r.get("resourceType") == "Observation"
-        and codes.match("reinduction_start", list(codings(r.get("code")))) is not None
-    )
-
-
 def assess_resources(
     resources: Iterable[Mapping[str, Any]],
     *,
