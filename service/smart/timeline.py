@@ -20,6 +20,7 @@ from datetime import date, timedelta
 from markupsafe import Markup, escape
 
 from service.domain.inputs import Comparator, Mrd, RelapseInputs
+from service.domain.response import Response
 
 PLOT_MIN = 280  # px: narrowest plot (CSS min-width of svg.timeline)
 AXIS_WIDTH = 64  # px: the column of axis labels left of the plot
@@ -40,7 +41,7 @@ _YEAR_SPACE = 44  # px between year labels at PLOT_MIN ("2026" and a gap)
 @dataclass(frozen=True)
 class Event:
     when: date
-    kind: str  # diagnosis / end_of_therapy / relapse / hsct
+    kind: str  # diagnosis / end_of_therapy / relapse / hsct / day0 / marrow
     label: str
     short: str  # in the figure, where space is tight
 
@@ -57,7 +58,7 @@ def format_mrd(m: Mrd) -> str:
     return pct if m.comparator is Comparator.EQ else f"{m.comparator.value} {pct}"
 
 
-def events(inputs: RelapseInputs) -> list[Event]:
+def events(inputs: RelapseInputs, response: Response | None = None) -> list[Event]:
     found: list[Event] = []
     if inputs.diagnosis_date:
         found.append(Event(inputs.diagnosis_date, "diagnosis", "Diagnosis", "Diagnosis"))
@@ -75,11 +76,18 @@ def events(inputs: RelapseInputs) -> list[Event]:
         label = f"Relapse {n}" if len(relapses) > 1 else "Relapse"
         found.append(Event(when, "relapse", label, label))
     found.extend(Event(when, "hsct", "HSCT", "HSCT") for when in inputs.hsct_dates)
+    if response is not None:
+        # Reinduction (risk-schemes §7): day 0 and the marrows read for days 7, 14 and 28.
+        found.append(Event(response.day0.date, "day0", "Reinduction day 0", "Day 0"))
+        found.extend(
+            Event(m.value.date, "marrow", f"Day-{day} marrow {m.grade}", f"D{day} {m.grade}")
+            for day, m in sorted(response.marrows.items())
+        )
     return sorted(found, key=lambda e: e.when)
 
 
-def build_timeline(inputs: RelapseInputs) -> Timeline:
-    evs = events(inputs)
+def build_timeline(inputs: RelapseInputs, response: Response | None = None) -> Timeline:
+    evs = events(inputs, response)
     mrds = [(m.date, m) for m in inputs.mrd_series if m.date is not None]
     text = [f"{e.when.isoformat()}: {e.label}" for e in evs]
     text += [
@@ -195,6 +203,8 @@ def _svg(evs: list[Event], mrds: list[tuple[date, Mrd]], first: date, last: date
         '<path id="tl-eot" d="M-5 -5 h10 v10 h-10 z"/>'
         '<path id="tl-relapse" d="M0 -7 l7 12 h-14 z"/>'
         '<path id="tl-hsct" d="M0 -7 l7 7 l-7 7 l-7 -7 z"/>'
+        '<path id="tl-day0" d="M0 7 l7 -12 h-14 z"/>'
+        '<path id="tl-marrow" d="M-2 -6 h4 v4 h4 v4 h-4 v4 h-4 v-4 h-4 v-4 h4 z"/>'
         '<path id="tl-below" d="M0 5 v9 m-3 -4 l3 4 l3 -4"/>'
         "</defs>",
     ]
@@ -246,8 +256,11 @@ def _svg(evs: list[Event], mrds: list[tuple[date, Mrd]], first: date, last: date
     return Markup('<div class="tl">' + "".join(axis) + "".join(out) + "</div>")  # noqa: S704
 
 
+_SHAPES = {"end_of_therapy": "eot", "relapse": "relapse", "day0": "day0", "marrow": "marrow"}
+
+
 def _marker(kind: str, x: str, y: int) -> str:
     if kind == "diagnosis":
         return f'<circle cx="{x}" cy="{y}" r="6" class="ev-dx"/>'
-    shape = {"end_of_therapy": "eot", "relapse": "relapse"}.get(kind, "hsct")
+    shape = _SHAPES.get(kind, "hsct")
     return f'<use href="#tl-{shape}" x="{x}" y="{y}" class="ev-{shape}"/>'

@@ -216,7 +216,7 @@ def build_page(
         schemes=schemes,
         site_pattern=SITE_PATTERN_TEXT.get(assessment.site_pattern, assessment.site_pattern),
         inputs=inputs,
-        timeline=build_timeline(assessment.inputs),
+        timeline=build_timeline(assessment.inputs, assessment.response),
         plan=assessment.pathway.plan,
         plan_text=_sentence(plan_words(assessment.pathway.plan, assessment.pathway.threshold)),
         scheme_name=scheme_name(assessment.pathway.scheme),

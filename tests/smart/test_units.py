@@ -211,3 +211,15 @@ def test_page_shows_the_response_to_reinduction_in_words() -> None:
     assert page.response_text is not None
     assert page.response_text.startswith("slow early response (RESP-SER); day 0 2019-01-10")
     assert build_page(assess(inputs, LATER), {}, {}, {}).response_text is None
+
+
+def test_timeline_shows_reinduction_day0_and_the_marrows_with_their_grade() -> None:
+    inputs = make_inputs("late", "isolated_marrow")
+    a = assess(inputs, LATER, "bfm", record({7: "M3", 14: "M2", 28: "M1"}))
+    t = build_timeline(a.inputs, a.response)
+    assert "2019-01-10: Reinduction day 0" in t.text
+    assert "2019-01-17: Day-7 marrow M3" in t.text
+    assert "2019-02-07: Day-28 marrow M1" in t.text
+    svg = str(t.svg)
+    assert svg.count('class="ev-marrow"') == 3
+    assert svg.count('class="ev-day0"') == 1
