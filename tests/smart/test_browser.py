@@ -138,23 +138,25 @@ def test_no_page_has_a_broken_load_or_a_console_error(
     problems = _watch(page)
     icons: list[str] = []
     page.on("response", lambda r: icons.append(r.url) if "favicon" in r.url else None)
+    # The service stays up until the page is closed: the browser may still be fetching the
+    # favicon of the JSON page after it moved on, and a closed server would fail that load.
     with wsgi_server(create_app(settings)) as service:
         page.goto(f"{service}/")  # the start page
         page.goto(f"{service}/openapi.json")  # a JSON answer: the browser asks /favicon.ico
         icon = page.request.get(f"{service}/favicon.ico")
         assert icon.status == 200
         assert icon.headers["content-type"].startswith("image/svg+xml")
-    page.goto(f"{stack.ehr}/launch/smart-late-b")  # the EHR's consent page
-    page.click("button[value=approve]")
-    page.wait_for_selector("#inputs")
-    page.click("#inputs a[href*='/app/resource/']")  # a source resource
-    page.wait_for_selector("pre.json")
-    page.goto(f"{stack.app}/app/view?view=pathway")  # still signed in
-    page.goto(f"{stack.app}/app/resource/Nothing/x")  # an error page (404)
-    page.context.clear_cookies()
-    page.goto(f"{stack.app}/app/view")  # signed out: an error page (401)
-    assert "Your session has ended" in page.content()
-    page.close()
+        page.goto(f"{stack.ehr}/launch/smart-late-b")  # the EHR's consent page
+        page.click("button[value=approve]")
+        page.wait_for_selector("#inputs")
+        page.click("#inputs a[href*='/app/resource/']")  # a source resource
+        page.wait_for_selector("pre.json")
+        page.goto(f"{stack.app}/app/view?view=pathway")  # still signed in
+        page.goto(f"{stack.app}/app/resource/Nothing/x")  # an error page (404)
+        page.context.clear_cookies()
+        page.goto(f"{stack.app}/app/view")  # signed out: an error page (401)
+        assert "Your session has ended" in page.content()
+        page.close()
     assert problems == []
     assert any("/app/static/favicon.svg" in url for url in icons)
 
