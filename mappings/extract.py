@@ -533,8 +533,8 @@ def _refractory(
     refs += [ref(o) for o in rec.observations["refractory"] if not obs.states_absent(o, rec.codes)]
     if relapse is not None:
         # C91.00 ("not having achieved remission") means refractory only once reinduction had its
-        # time: after day 28, or 35 days after the relapse when day 0 is unknown. The reinduction
-        # response (risk-schemes §7) would decide over it; it is not read yet.
+        # time: after day 28, or 35 days after the relapse when day 0 is unknown. A documented
+        # CR on day 28 (risk-schemes §7) decides over it: the domain's response reading does.
         refs += [
             f.ref
             for f in facts

@@ -60,6 +60,14 @@ def assess(
     space = build_space(inputs, age)
     response = None if reinduction is None else read_response(reinduction, as_of)
     failed = response is not None and response.cls == FAIL
+    overruled: list[str] = []
+    if inputs.refractory and response is not None and response.cr2 is True:
+        # FHIR contract, "Refractory disease": a documented response decides over a refractory
+        # code — CR on day 28 means not refractory, whatever C91.00 says.
+        codes = ", ".join(inputs.sources.get("refractory", ())) or "a refractory code"
+        overruled.append(f"{codes}: not read as refractory, CR on day 28 is documented")
+        inputs = replace(inputs, refractory=False)
+        space = replace(space, fixed=replace(space.fixed, refractory=False))
     if failed:
         # §7: induction failure is refractory disease → PATH-1.
         space = replace(space, fixed=replace(space.fixed, refractory=True))
@@ -94,7 +102,7 @@ def assess(
         schemes=schemes,
         pathway=pathway,
         changes=what_would_change(inputs, space, primary, schemes[primary], pathway),
-        warnings=inputs.warnings + reading.warnings,
+        warnings=inputs.warnings + reading.warnings + tuple(overruled),
         response=response,
     )
 

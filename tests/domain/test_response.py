@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -188,3 +189,20 @@ def test_a_response_with_cr_never_changes_a_risk_group() -> None:
         "notes": [NOT_DOCUMENTED_NOTE],
     }
     assert "response" not in without.to_json()
+
+
+def test_cr_on_day_28_decides_over_a_refractory_code() -> None:
+    # FHIR contract, "Refractory disease": CR on day 28 means not refractory, whatever C91.00
+    # says; the code and why it was not followed are named.
+    base = make_inputs("late", "isolated_marrow")
+    sources = {**base.sources, "refractory": ("Condition/nr",)}
+    coded = replace(base, refractory=True, sources=sources)
+    assert assess(coded, LATER).pathway.plan == "relapsed_refractory"
+    cr = assess(coded, LATER, "bfm", record({7: "M1", 14: "M1", 28: "M1"}))
+    assert cr.pathway == assess(base, LATER, "bfm", record({7: "M1", 14: "M1", 28: "M1"})).pathway
+    assert cr.pathway.plan != "relapsed_refractory"
+    assert cr.to_json()["inputs"]["refractory"] is False
+    assert any("Condition/nr" in w and "CR on day 28" in w for w in cr.warnings)
+    # Without count recovery CR is not shown: the code stands.
+    unshown = assess(coded, LATER, "bfm", record({7: "M1", 14: "M1", 28: "M1"}, anc=500))
+    assert unshown.pathway.plan == "relapsed_refractory"
