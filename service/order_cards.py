@@ -117,40 +117,23 @@ def _fact_line(fact: Fact) -> str:
 
 
 def _suggestions(finding: Finding, draft: Mapping[str, Any]) -> tuple[Suggestion, ...]:
-    target = ref(draft)
     if finding.action == "update":
         label = "Change the order to 10 mg/m²" + _in_mg(finding)
-        return (
-            Suggestion(
-                label=label,
-                uuid=str(uuid.uuid4()),
-                is_recommended=True,
-                actions=(
-                    Action(
-                        type="update",
-                        description=f"{label} ({finding.rule})",
-                        resource=_with_doses(draft, finding.new_doses),
-                    ),
-                ),
-            ),
+        action = Action(
+            type="update",
+            description=f"{label} ({finding.rule})",
+            resource=_with_doses(draft, finding.new_doses),
         )
-    if finding.action == "delete":
+    elif finding.action == "delete":
         label = "Remove the draft idarubicin order (withhold this dose)"
-        return (
-            Suggestion(
-                label=label,
-                uuid=str(uuid.uuid4()),
-                is_recommended=True,
-                actions=(
-                    Action(
-                        type="delete",
-                        description=f"{label} ({finding.rule})",
-                        resource_id=target,
-                    ),
-                ),
-            ),
+        action = Action(
+            type="delete", description=f"{label} ({finding.rule})", resource_id=ref(draft)
         )
-    return ()
+    else:
+        return ()
+    return (
+        Suggestion(label=label, uuid=str(uuid.uuid4()), is_recommended=True, actions=(action,)),
+    )
 
 
 def _in_mg(finding: Finding) -> str:

@@ -62,3 +62,13 @@ def postgres_cluster() -> Iterator[str]:
     finally:
         subprocess.run([*pg_ctl, "-w", "-m", "fast", "stop"], check=False, capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
+
+
+@contextmanager
+def database_of(kind: str, directory: Path) -> Iterator[str]:
+    """A SQLAlchemy URL: "sqlite" (a file in `directory`) or "postgresql" (a fresh cluster)."""
+    if kind == "sqlite":
+        yield f"sqlite:///{directory / 'db.sqlite3'}"
+        return
+    with postgres_cluster() as url:
+        yield url

@@ -23,7 +23,7 @@ from cds_hooks.auth import (
     load_trusted_issuers,
 )
 from tests.cds_hooks.conftest import PUBLIC_URL, public_jwk
-from tests.integration.postgres import postgres_cluster
+from tests.integration.postgres import database_of
 
 pytestmark = pytest.mark.integration
 
@@ -35,11 +35,8 @@ ISS = "https://ehr.example.org"
 def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('jti') / 'jti.sqlite3'}"
-    else:
-        with postgres_cluster() as url:
-            yield url
+    with database_of(request.param, tmp_path_factory.mktemp("jti")) as url:
+        yield url
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import requests
 from bench.load import feedback_body, issued_cards
 from bench.servers import Served, relapse_cds_serve, service_env
 from cds_hooks.feedback import FeedbackStore
-from tests.integration.postgres import postgres_cluster
+from tests.integration.postgres import database_of
 
 pytestmark = pytest.mark.integration
 
@@ -37,11 +37,8 @@ def run_client(*args: str) -> dict[str, Any]:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'feedback.sqlite3'}"
-    else:
-        with postgres_cluster() as url:
-            yield url
+    with database_of(request.param, tmp_path) as url:
+        yield url
 
 
 def test_sustained_load_has_no_errors_and_no_memory_growth(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from service.smart.sessions import MAX_PENDING, Context, Pending, SessionStore
-from tests.integration.postgres import postgres_cluster
+from tests.integration.postgres import database_of
 
 
 @pytest.fixture(
@@ -21,11 +21,8 @@ from tests.integration.postgres import postgres_cluster
 def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('smart') / 'sessions.sqlite3'}"
-    else:
-        with postgres_cluster() as url:
-            yield url
+    with database_of(request.param, tmp_path_factory.mktemp("smart")) as url:
+        yield url
 
 
 @pytest.fixture
