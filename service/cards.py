@@ -135,7 +135,7 @@ def _risk_card(result: EngineResult, app_url: str | None) -> Card:
 def _unread_card(result: EngineResult) -> Card:
     a = result.assessment
     problems = [
-        f"- Could not read {KEY_LABELS.get(key) or escape(key)}: {escape(why)}"
+        f"- Could not read {KEY_LABELS.get(key) or escape(key)}: {escape(why.message)}"
         for key, why in result.failures.items()
     ] + [f"- {escape(w)}" for w in a.warnings]
     detail = "\n".join(

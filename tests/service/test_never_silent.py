@@ -24,7 +24,7 @@ def _condition(rid: str, code: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-def _call(tmp_path: Path, *conditions: dict[str, Any]) -> dict[str, Any]:
+def _call(tmp_path: Path, *conditions: dict[str, Any], observations: Any = None) -> dict[str, Any]:
     app = create_app(Settings(auth="none", database_url=f"sqlite:///{tmp_path / 'db'}"))
     body = {
         "hook": "patient-view",
@@ -37,7 +37,7 @@ def _call(tmp_path: Path, *conditions: dict[str, Any]) -> dict[str, Any]:
                 "type": "searchset",
                 "entry": [{"resource": c} for c in conditions],
             },
-            "observations": None,
+            "observations": observations,
             "procedures": None,
             "careplans": None,
         },
@@ -78,3 +78,15 @@ def test_a_relapse_dated_before_the_diagnosis_is_not_dropped(tmp_path: Path) -> 
 def test_a_readable_record_without_relapse_still_has_no_card(tmp_path: Path) -> None:
     dx = _condition("dx", "C91.00", onsetDateTime="2018-03-10")
     assert _call(tmp_path, dx) == {"cards": []}
+
+
+def test_the_card_names_a_failed_key_in_words(tmp_path: Path) -> None:
+    broken = _condition("dx", "C91.00", onsetDateTime="not a date")
+    outcome = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": "timeout"}],
+    }
+    detail = _call(tmp_path, broken, observations=outcome)["cards"][0]["detail"]
+    assert "Could not read Observations" in detail
+    assert "the EHR sent an OperationOutcome (timeout)" in detail
+    assert "PrefetchFailure" not in detail
