@@ -88,5 +88,5 @@ def test_the_card_names_a_failed_key_in_words(tmp_path: Path) -> None:
     }
     detail = _call(tmp_path, broken, observations=outcome)["cards"][0]["detail"]
     assert "Could not read Observations" in detail
-    assert "the EHR sent an OperationOutcome (timeout)" in detail
+    assert "the EHR sent an OperationOutcome" in detail
     assert "PrefetchFailure" not in detail
