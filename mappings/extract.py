@@ -329,7 +329,7 @@ def extract(
         warnings=warnings,
         sources=sources,
     )
-    refractory = _refractory(rec, facts, first_relapse, day0, sources)
+    refractory, refractory_latest = _refractory(rec, facts, first_relapse, day0, sources)
 
     return RelapseInputs(
         patient=patient_ref,
@@ -354,6 +354,7 @@ def extract(
         prior_hsct=prior_hsct,
         hsct_dates=hsct_dates,
         refractory=refractory,
+        refractory_latest=refractory_latest,
         unread=tuple(dict.fromkeys(rec.unread)),
         unconfirmed=rel.unconfirmed,
         sources=sources,
@@ -528,15 +529,21 @@ def _refractory(
     relapse: date | None,
     day0: date | None,
     sources: dict[str, tuple[str, ...]],
-) -> bool:
-    refs = [f.ref for f in facts if f.refractory]
-    refs += [ref(o) for o in rec.observations["refractory"] if not obs.states_absent(o, rec.codes)]
+) -> tuple[bool, date | None]:
+    """Whether refractory disease is coded, and the latest date of that evidence (None when
+    any of it is undated): a CR on day 28 decides only over what it follows."""
+    found = [(f.ref, f.date) for f in facts if f.refractory]
+    found += [
+        (ref(o), obs.observation_date(o))
+        for o in rec.observations["refractory"]
+        if not obs.states_absent(o, rec.codes)
+    ]
     if relapse is not None:
         # C91.00 ("not having achieved remission") means refractory only once reinduction had its
         # time: after day 28, or 35 days after the relapse when day 0 is unknown. A documented
         # CR on day 28 (risk-schemes §7) decides over it: the domain's response reading does.
-        refs += [
-            f.ref
+        found += [
+            (f.ref, f.date)
             for f in facts
             if f.not_in_remission
             and f.date is not None
@@ -546,6 +553,8 @@ def _refractory(
                 else f.date - relapse >= REFRACTORY_NO_DAY0
             )
         ]
-    if refs:
-        sources["refractory"] = tuple(refs)
-    return bool(refs)
+    if not found:
+        return False, None
+    sources["refractory"] = tuple(r for r, _ in found)
+    dates = [d for _, d in found]
+    return True, None if None in dates else max(d for d in dates if d is not None)

@@ -116,6 +116,7 @@ class RelapseInputs:
     prior_hsct: bool = False  # counts only when documented (risk-schemes.md §3)
     hsct_dates: tuple[date, ...] = ()
     refractory: bool = False
+    refractory_latest: date | None = None  # latest date of that evidence; None: some undated
     # Resources that could change the answer but could not be read (named on a card, always).
     unread: tuple[str, ...] = ()
     unconfirmed: tuple[str, ...] = ()  # relapse Conditions unconfirmed/provisional (flagged)

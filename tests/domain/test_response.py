@@ -191,18 +191,32 @@ def test_a_response_with_cr_never_changes_a_risk_group() -> None:
     assert "response" not in without.to_json()
 
 
-def test_cr_on_day_28_decides_over_a_refractory_code() -> None:
+def test_cr_on_day_28_decides_over_a_refractory_code_it_follows() -> None:
     # FHIR contract, "Refractory disease": CR on day 28 means not refractory, whatever C91.00
     # says; the code and why it was not followed are named.
     base = make_inputs("late", "isolated_marrow")
     sources = {**base.sources, "refractory": ("Condition/nr",)}
-    coded = replace(base, refractory=True, sources=sources)
+    coded = replace(base, refractory=True, sources=sources, refractory_latest=on(20))
+    cr = record({7: "M1", 14: "M1", 28: "M1"})
     assert assess(coded, LATER).pathway.plan == "relapsed_refractory"
-    cr = assess(coded, LATER, "bfm", record({7: "M1", 14: "M1", 28: "M1"}))
-    assert cr.pathway == assess(base, LATER, "bfm", record({7: "M1", 14: "M1", 28: "M1"})).pathway
-    assert cr.pathway.plan != "relapsed_refractory"
-    assert cr.to_json()["inputs"]["refractory"] is False
-    assert any("Condition/nr" in w and "CR on day 28" in w for w in cr.warnings)
+    overruled = assess(coded, LATER, "bfm", cr)
+    assert overruled.pathway == assess(base, LATER, "bfm", cr).pathway
+    assert overruled.pathway.plan != "relapsed_refractory"
+    assert overruled.to_json()["inputs"]["refractory"] is False
+    assert any("Condition/nr" in w and "CR on day 28" in w for w in overruled.warnings)
     # Without count recovery CR is not shown: the code stands.
     unshown = assess(coded, LATER, "bfm", record({7: "M1", 14: "M1", 28: "M1"}, anc=500))
     assert unshown.pathway.plan == "relapsed_refractory"
+
+
+@pytest.mark.parametrize("latest", [on(40), None], ids=["after-the-cr", "undated"])
+def test_a_refractory_code_after_the_cr_or_undated_stands_and_is_named(
+    latest: date | None,
+) -> None:
+    # The spec does not say a CR decides over a later code (a later failure): it stands.
+    base = make_inputs("late", "isolated_marrow")
+    sources = {**base.sources, "refractory": ("Condition/later",)}
+    coded = replace(base, refractory=True, sources=sources, refractory_latest=latest)
+    kept = assess(coded, LATER, "bfm", record({7: "M1", 14: "M1", 28: "M1"}))
+    assert kept.pathway.plan == "relapsed_refractory"
+    assert any("Condition/later" in w and "kept" in w for w in kept.warnings)

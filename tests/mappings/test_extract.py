@@ -509,3 +509,14 @@ def test_the_check_is_called_every_few_hundred_resources_and_may_stop_the_work(
     calls.clear()
     with pytest.raises(TimeoutError):
         extract(resources, codes, check=stop)
+
+
+def test_refractory_evidence_keeps_its_latest_date(codes: CodeSets) -> None:
+    # A CR on day 28 decides only over refractory codes it follows (service.domain.assess).
+    record = resources_from_bundle(
+        json.loads((FIXTURES / "refractory.json").read_text(encoding="utf-8"))
+    )
+    inputs = extract(record, codes)
+    assert inputs.refractory
+    assert inputs.sources["refractory"] == ("Condition/rel-refractory-cond-5",)
+    assert inputs.refractory_latest == date(2020, 7, 30)
