@@ -6,19 +6,16 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
+from cds_hooks.servers import is_loopback
+
 # What the app reads (fhir-contract.md); Patient for the banner and birth date.
 RESOURCE_TYPES: tuple[str, ...] = ("Patient", "Condition", "Observation", "Procedure", "CarePlan")
-LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
-_DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
-def valid_url(url: str) -> bool:
-    """An absolute https URL (http only to this machine) with no user, query or fragment.
-
-    Checked on the raw text: "https://ehr/fhir#" or "…?x" would let a sender choose the path the
-    app fetches after it appends "/.well-known/…".
-    """
-    if any(c in url for c in "?#@\\") or any(c.isspace() or ord(c) < 32 for c in url):
+def _secure(url: str, *, forbidden: str) -> bool:
+    """An absolute https URL (http only to this machine, as the hook's FHIR servers) holding
+    none of `forbidden`, no space and no control character."""
+    if any(c in url for c in forbidden) or any(c.isspace() or ord(c) < 32 for c in url):
         return False
     try:
         parts = urlsplit(url)
@@ -27,21 +24,21 @@ def valid_url(url: str) -> bool:
         return False
     if not parts.hostname:
         return False
-    return parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK)
+    return parts.scheme == "https" or (parts.scheme == "http" and is_loopback(url))
+
+
+def valid_url(url: str) -> bool:
+    """An `iss`: no user, query or fragment; nothing that could end a CSP source (`;,'`).
+
+    Checked on the raw text: "https://ehr/fhir#" or "…?x" would let a sender choose the path the
+    app fetches after it appends "/.well-known/…".
+    """
+    return _secure(url, forbidden="?#@\\;,'")
 
 
 def secure_endpoint(url: object) -> bool:
-    """An absolute https URL (http only to this machine) without user or fragment: where the
-    browser and the authorization code may be sent."""
-    if not isinstance(url, str) or "@" in url or "#" in url:
-        return False
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return False
-    if not parts.hostname:
-        return False
-    return parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK)
+    """Where the browser and the authorization code may be sent: no user or fragment."""
+    return isinstance(url, str) and _secure(url, forbidden="#@")
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from service.domain.inputs import Comparator, Lineage, Mrd, RelapseInputs
 from service.engine import EngineResult
 from service.settings import Settings
 from service.smart import blueprint as smart_blueprint
-from service.smart.config import SmartConfig
+from service.smart.config import SmartConfig, valid_url
 from service.smart.timeline import build_timeline, format_mrd
 from service.smart.view import (
     _source,
@@ -223,3 +223,18 @@ def test_timeline_shows_reinduction_day0_and_the_marrows_with_their_grade() -> N
     svg = str(t.svg)
     assert svg.count('class="ev-marrow"') == 3
     assert svg.count('class="ev-day0"') == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        ("https://ehr.example.org/fhir", True),
+        ("http://127.0.0.2:8080/fhir", True),  # loopback, as the hook's FHIR servers
+        ("http://ehr.example.org/fhir", False),
+        ("https://ehr.example.org/fhir;script-src *", False),  # would end a CSP source
+        ("https://ehr.example.org/a,b", False),
+        ("https://ehr.example.org/fhir?x=1", False),
+    ],
+)
+def test_an_issuer_url_is_https_and_cannot_break_the_csp(url: str, ok: bool) -> None:
+    assert valid_url(url) is ok
