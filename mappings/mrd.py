@@ -12,10 +12,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from mappings.codesets import CodeSets
 from mappings.fhirjson import as_dict, as_list, as_str, ref
@@ -65,7 +65,7 @@ def read_results(
                 source=ref(o),
                 when=observation_date(o),
                 status=as_str(o.get("status")) or "unknown",
-                issued=_instant(o.get("issued")),
+                issued=instant(o.get("issued")),
                 reading=read_mrd(o),
                 marrow=is_marrow_sample(o, codes, specimens),
                 links=frozenset(links),
@@ -74,7 +74,7 @@ def read_results(
     return results
 
 
-def _instant(value: Any) -> datetime | None:
+def instant(value: Any) -> datetime | None:
     text = as_str(value)
     if text is None:
         return None
@@ -119,14 +119,31 @@ def _groups(results: list[MrdResult]) -> list[list[MrdResult]]:
     return list(groups.values())
 
 
-def _resolve(group: list[MrdResult]) -> Measurement:
-    group = sorted(group, key=lambda r: r.source)
-    sources = tuple(r.source for r in group)
+class Ranked(Protocol):
+    @property
+    def status(self) -> str: ...
+    @property
+    def issued(self) -> datetime | None: ...
+
+
+R = TypeVar("R", bound=Ranked)
+
+
+def standing(group: Sequence[R]) -> tuple[int, list[R]]:
+    """The status rank that settles one measurement and the results that stand at it: the
+    highest status, then among those the latest `issued` (when every one has it)."""
     best = max(_RANK.get(r.status, 2) for r in group)
     top = [r for r in group if _RANK.get(r.status, 2) == best]
     if all(r.issued is not None for r in top):
         latest = max(r.issued for r in top if r.issued is not None)
         top = [r for r in top if r.issued == latest]
+    return best, top
+
+
+def _resolve(group: list[MrdResult]) -> Measurement:
+    group = sorted(group, key=lambda r: r.source)
+    sources = tuple(r.source for r in group)
+    best, top = standing(group)
     winner = top[0]
     when = winner.when or min((r.when for r in group if r.when), default=None)
     if best == 0:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -28,9 +28,18 @@ from mappings.fhirjson import (
     validation_problem,
     with_time_zones,
 )
+from mappings.mrd import instant, standing
 from mappings.therapy import performed_date, reinduction_starts
 from service.domain.inputs import RelapseInputs
-from service.domain.orders import Dated, Day0Candidate, Dose, DraftOrder, OrderRecord, Value
+from service.domain.orders import (
+    Dated,
+    Day0Candidate,
+    Dose,
+    DraftOrder,
+    OrderRecord,
+    Unread,
+    Value,
+)
 
 # Count units → factor to /µL (fhir-contract.md, blood counts).
 COUNT_UNITS = {
@@ -45,6 +54,17 @@ _DOSE_UNITS = ("mg", "mg/m2")
 _GIVEN_STATUSES = frozenset({"completed", "in-progress"})
 _ORDERED_STATUSES = frozenset({"active", "completed"})
 _NOT_DONE = frozenset({"entered-in-error", "not-done"})
+# The values the response to reinduction reads (risk-schemes §7), dated when unreadable.
+_RESPONSE_VALUES = ("marrow_blasts", "anc", "platelets")
+
+
+@dataclass(frozen=True, slots=True)
+class _Blasts:
+    """A marrow blast result with what orders the results of one sample (mappings.mrd)."""
+
+    value: Value
+    status: str
+    issued: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +208,8 @@ def read_record(
     ]
     meds = _Medications(mine)
     values: dict[str, list[Value]] = {name: [] for name in (*_SIZE_UNITS, "anc", "platelets")}
-    blasts: list[Value] = []
+    blasts: list[_Blasts] = []
+    unread_values: list[Unread] = []
     candidates = [
         Day0Candidate("careplan", start, source)
         for start, source in reinduction_starts(
@@ -214,13 +235,18 @@ def read_record(
         problem = validation_problem(zoned)
         if problem is not None:
             unread.append(f"{ref(r)} ({problem})")
+            unread_values += [
+                Unread(n, obs.observation_date(r), ref(r))
+                for n in _RESPONSE_VALUES
+                if n in relevant
+            ]
             continue
         if "reinduction_start" in relevant and r.get("status") not in _NOT_DONE:
             when = performed_date(r)
             if when is not None:
                 candidates.append(Day0Candidate("event", when, ref(r)))
         if kind == "Observation":
-            _observation(r, relevant, values, blasts, unread)
+            _observation(r, relevant, values, blasts, unread=unread, unread_values=unread_values)
         elif kind in ("MedicationRequest", "MedicationAdministration"):
             _medication(r, relevant, candidates, doses)
     return OrderRecord(
@@ -234,9 +260,10 @@ def read_record(
         weights=tuple(values["body_weight"]),
         anc=tuple(values["anc"]),
         platelets=tuple(values["platelets"]),
-        marrow_blasts=tuple(blasts),
+        marrow_blasts=_one_per_day(blasts, unread, unread_values),
         idarubicin_doses=tuple(doses),
         unread=tuple(unread),
+        unread_values=tuple(unread_values),
         unread_conditions=tuple(u for u in inputs.unread if u.startswith("Condition/")),
     )
 
@@ -264,19 +291,25 @@ def _observation(
     r: Mapping[str, Any],
     relevant: set[str],
     values: dict[str, list[Value]],
-    blasts: list[Value],
+    blasts: list[_Blasts],
+    *,
     unread: list[str],
+    unread_values: list[Unread],
 ) -> None:
     when = obs.observation_date(r)
     if when is None:
         unread.append(f"{ref(r)} (no date)")
+        unread_values += [Unread(n, None, ref(r)) for n in _RESPONSE_VALUES if n in relevant]
         return
     if "marrow_blasts" in relevant:
         reading = obs.read_blasts(r)
         if reading.percent is None:
             unread.append(reading.problem or f"{ref(r)} (marrow blasts)")
+            unread_values.append(Unread("marrow_blasts", when, ref(r)))
         else:
-            blasts.append(Value(Decimal(str(reading.percent)), when, ref(r)))
+            status = as_str(r.get("status")) or "unknown"
+            value = Value(Decimal(str(reading.percent)), when, ref(r))
+            blasts.append(_Blasts(value, status, instant(r.get("issued"))))
         return
     name = next((n for n in (*_SIZE_UNITS, "anc", "platelets") if n in relevant), None)
     if name is None:
@@ -291,8 +324,30 @@ def _observation(
     )
     if number is None or factor is None or quantity.get("comparator") is not None:
         unread.append(f"{ref(r)} (value or unit not understood)")
+        if name in _RESPONSE_VALUES:
+            unread_values.append(Unread(name, when, ref(r)))
         return
     values[name].append(Value(number * factor, when, ref(r)))
+
+
+def _one_per_day(
+    blasts: list[_Blasts], unread: list[str], unread_values: list[Unread]
+) -> tuple[Value, ...]:
+    """One marrow result per sample day, as for MRD (mappings.mrd): amended/corrected over final
+    over preliminary, then the latest issued; equals that disagree are unread, never a pick."""
+    days: dict[date, list[_Blasts]] = {}
+    for b in sorted(blasts, key=lambda b: b.value.source):
+        days.setdefault(b.value.date, []).append(b)
+    found: list[Value] = []
+    for day, group in sorted(days.items()):
+        _, top = standing(group)
+        if len({b.value.value for b in top}) > 1:
+            names = ", ".join(b.value.source for b in top)
+            unread.append(f"{names} (marrow blasts that disagree with nothing to order them)")
+            unread_values.append(Unread("marrow_blasts", day, names))
+        else:
+            found.append(top[0].value)
+    return tuple(found)
 
 
 def _medication(

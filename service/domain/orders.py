@@ -52,6 +52,16 @@ class Value:
 
 
 @dataclass(frozen=True, slots=True)
+class Unread:
+    """A value the response reads (§7) that could not be read, kept with its date (None: no
+    date) so the response can tell whether it falls where it would decide."""
+
+    kind: str  # "marrow_blasts", "anc", "platelets"
+    date: date | None
+    source: str  # `Type/id` (several, comma-separated, for results that disagree)
+
+
+@dataclass(frozen=True, slots=True)
 class Dated:
     date: date
     source: str
@@ -97,6 +107,7 @@ class OrderRecord:
     marrow_blasts: tuple[Value, ...] = ()  # percent
     idarubicin_doses: tuple[Dated, ...] = ()  # given or ordered (not drafts), any date
     unread: tuple[str, ...] = ()  # data that could not be read: the checks cannot be made
+    unread_values: tuple[Unread, ...] = ()  # of those, the dated values the response reads
     # Conditions that could not be read: they could make (or unmake) a first relapse.
     unread_conditions: tuple[str, ...] = ()
 

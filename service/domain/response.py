@@ -2,17 +2,20 @@
 
 Day 0 is read as for the order-sign checks (`orders.reinduction_day0`); the marrows of days 7, 14
 and 28 are the blast percentages dated in the §7 windows, the nearest the nominal day (a tie: the
-later); CR on day 28 is `RESP-CR2` on the day-28 marrow with counts within 3 days of it.
+later); CR on day 28 is `RESP-CR2` on the day-28 marrow with counts within 3 days of it. A value
+that could not be read where it would be the one read (as near the nominal day or the day-28
+marrow as the one read, or undated) leaves that reading unknown and is named, never dropped.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from itertools import product
 
-from service.domain.orders import Day0, OrderRecord, Value, reinduction_day0
+from service.domain.orders import Day0, OrderRecord, Unread, Value, reinduction_day0
 from service.domain.sites import blast_grade
 
 RER, SER, FAIL, PENDING, INDETERMINATE = "RER", "SER", "FAIL", "pending", "indeterminate"
@@ -60,26 +63,57 @@ class Response:
         }
 
 
-def _nearest(values: tuple[Value, ...], target: date, within: int) -> Value | None:
-    """The value dated nearest `target` within `within` days (a tie: the later)."""
+def _key(d: date, target: date) -> tuple[int, int]:
+    """Nearest `target` first; a tie: the later."""
+    return abs((d - target).days), -d.toordinal()
+
+
+def _nearest(
+    values: tuple[Value, ...], unread: tuple[Unread, ...], target: date, within: int
+) -> tuple[Value | None, tuple[str, ...]]:
+    """The value dated nearest `target` within `within` days (a tie: the later), and the
+    unreadable ones that could be it instead (undated, or at least as near)."""
     near = [v for v in values if abs((v.date - target).days) <= within]
-    return min(near, key=lambda v: (abs((v.date - target).days), -v.date.toordinal()), default=None)
+    best = min(near, key=lambda v: _key(v.date, target), default=None)
+    return best, _hiding(unread, target, best, lambda d: abs((d - target).days) <= within)
 
 
-def _marrow(record: OrderRecord, day0: date, nominal: int, as_of: date) -> Marrow | None:
-    low, high = WINDOWS[nominal]
-    found = [
-        v for v in record.marrow_blasts if low <= (v.date - day0).days <= high and v.date <= as_of
-    ]
-    best = min(
-        found,
-        key=lambda v: (abs((v.date - day0).days - nominal), -v.date.toordinal()),
-        default=None,
+def _hiding(
+    unread: tuple[Unread, ...], target: date, best: Value | None, counts: Callable[[date], bool]
+) -> tuple[str, ...]:
+    return tuple(
+        u.source
+        for u in unread
+        if u.date is None
+        or (counts(u.date) and (best is None or _key(u.date, target) <= _key(best.date, target)))
     )
-    if best is None:
-        return None
+
+
+def _marrow(
+    record: OrderRecord, day0: date, nominal: int, as_of: date
+) -> tuple[Marrow | None, tuple[str, ...]]:
+    """The marrow read for `nominal`, and the unreadable marrows that could be it instead."""
+    low, high = WINDOWS[nominal]
+    target = day0 + timedelta(days=nominal)
+
+    def counts(d: date) -> bool:
+        return low <= (d - day0).days <= high and d <= as_of
+
+    found = [v for v in record.marrow_blasts if counts(v.date)]
+    best = min(found, key=lambda v: _key(v.date, target), default=None)
+    hiding = _hiding(_kind(record, "marrow_blasts"), target, best, counts)
+    if best is None or hiding:
+        return None, hiding
     grade = blast_grade(float(best.value))
-    return None if grade is None else Marrow(grade, best)
+    return (None if grade is None else Marrow(grade, best)), ()
+
+
+def _unread_words(what: str, sources: tuple[str, ...]) -> str:
+    return f"{what} ({', '.join(dict.fromkeys(sources))} could not be read)"
+
+
+def _kind(record: OrderRecord, kind: str) -> tuple[Unread, ...]:
+    return tuple(u for u in record.unread_values if u.kind == kind)
 
 
 def early_response(day7: str, day14: str) -> str:
@@ -96,10 +130,18 @@ def read_response(record: OrderRecord, as_of: date) -> Response | None:
     day0 = reinduction_day0(record)
     if day0 is None:
         return None
-    marrows = {
-        day: m for day in WINDOWS if (m := _marrow(record, day0.date, day, as_of)) is not None
-    }
+    marrows: dict[int, Marrow] = {}
+    hidden: dict[int, tuple[str, ...]] = {}  # nominal day → unreadable marrows that could be it
+    for day in WINDOWS:
+        marrow, hiding = _marrow(record, day0.date, day, as_of)
+        if hiding:
+            hidden[day] = hiding
+        elif marrow is not None:
+            marrows[day] = marrow
     day28 = marrows.get(28)
+    if 28 in hidden:
+        missing = (_unread_words("day-28 marrow", hidden[28]),)
+        return Response(day0, marrows, INDETERMINATE, None, "RESP-CR2", missing)
     if day28 is None:
         late = (as_of - day0.date).days > WINDOWS[28][1]
         return Response(
@@ -112,8 +154,18 @@ def read_response(record: OrderRecord, as_of: date) -> Response | None:
         )
     if day28.grade != "M1":
         return Response(day0, marrows, FAIL, False, "RESP-FAIL")
-    anc = _nearest(record.anc, day28.value.date, COUNTS_WITHIN_DAYS)
-    platelets = _nearest(record.platelets, day28.value.date, COUNTS_WITHIN_DAYS)
+    at = day28.value.date
+    anc, anc_hiding = _nearest(record.anc, _kind(record, "anc"), at, COUNTS_WITHIN_DAYS)
+    platelets, platelets_hiding = _nearest(
+        record.platelets, _kind(record, "platelets"), at, COUNTS_WITHIN_DAYS
+    )
+    if anc_hiding or platelets_hiding:
+        missing = (
+            _unread_words(
+                "blood counts within 3 days of the day-28 marrow", anc_hiding + platelets_hiding
+            ),
+        )
+        return Response(day0, marrows, INDETERMINATE, None, "RESP-CR2", missing)
     if anc is None or platelets is None or anc.value < CR2_ANC or platelets.value < CR2_PLATELETS:
         # Count recovery not shown: never a failure on an M1 marrow (§7).
         return Response(
@@ -138,7 +190,7 @@ def read_response(record: OrderRecord, as_of: date) -> Response | None:
         return Response(day0, marrows, cls, True, f"RESP-{cls}", (), tuple(notes))
     # Only a missing marrow that changes the answer on its own is named.
     deciding = tuple(
-        f"day-{day} marrow"
+        _unread_words(f"day-{day} marrow", hidden[day]) if day in hidden else f"day-{day} marrow"
         for i, day in enumerate(open_days)
         if any(
             outcomes[a] != outcomes[b]

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from service.domain import assess
-from service.domain.orders import Day0Candidate, OrderRecord, Value
+from service.domain.orders import Day0Candidate, OrderRecord, Unread, Value
 from service.domain.response import NOT_DOCUMENTED_NOTE, OVERLAP_NOTE, read_response
 from tests.domain.builders import make_inputs
 
@@ -151,6 +151,82 @@ def test_nearest_the_nominal_day_wins_a_tie_goes_to_the_later() -> None:
     response = read_response(r, LATER)
     assert response is not None
     assert response.marrows[14].value.source == "Observation/m15"
+
+
+def unread(
+    r: OrderRecord, kind: str, day: int | None, source: str = "Observation/bad"
+) -> OrderRecord:
+    """`r` with an unreadable value of `kind` dated on `day` since day 0 (None: undated)."""
+    when = None if day is None else on(day)
+    return replace(r, unread_values=(*r.unread_values, Unread(kind, when, source)))
+
+
+@pytest.mark.parametrize(
+    ("marrows", "bad_day", "as_of", "missing"),
+    [
+        pytest.param({}, 28, on(30), "day-28 marrow", id="only-day-28-marrow-unread"),
+        pytest.param({25: "M1"}, 28, LATER, "day-28 marrow", id="unread-nearer-day-28"),
+        pytest.param({28: "M1"}, 28, LATER, "day-28 marrow", id="unread-same-day"),
+        pytest.param({7: "M1", 28: "M1"}, 14, LATER, "day-14 marrow", id="day-14-unread"),
+        pytest.param({7: "M1", 16: "M1", 28: "M1"}, 15, LATER, "day-14 marrow", id="d14-nearer"),
+        pytest.param({7: "M1", 14: "M1", 28: "M1"}, None, LATER, "day-28 marrow", id="undated"),
+    ],
+)
+def test_an_unreadable_marrow_where_it_decides_is_named(
+    marrows: dict[int, str], bad_day: int | None, as_of: date, missing: str
+) -> None:
+    response = read_response(unread(record(marrows), "marrow_blasts", bad_day), as_of)
+    assert response is not None
+    assert response.cls == "indeterminate"
+    assert f"{missing} (Observation/bad could not be read)" in response.missing
+
+
+@pytest.mark.parametrize(
+    ("marrows", "bad_day", "cls"),
+    [
+        pytest.param({7: "M3", 28: "M1"}, 14, "SER", id="day-14-cannot-change-SER"),
+        pytest.param({7: "M1", 14: "M1", 28: "M1"}, 16, "RER", id="farther-than-the-one-read"),
+        pytest.param({7: "M1", 14: "M1", 28: "M1"}, 20, "RER", id="outside-every-window"),
+        pytest.param({28: "M1", 7: "M1", 14: "M1"}, 33, "RER", id="farther-than-day-28"),
+    ],
+)
+def test_an_unreadable_marrow_that_cannot_decide_changes_nothing(
+    marrows: dict[int, str], bad_day: int, cls: str
+) -> None:
+    response = read_response(unread(record(marrows), "marrow_blasts", bad_day), LATER)
+    assert response is not None
+    assert (response.cls, response.missing) == (cls, ())
+
+
+@pytest.mark.parametrize("kind", ["anc", "platelets"])
+@pytest.mark.parametrize(
+    ("bad_day", "cls"),
+    [
+        pytest.param(28, "indeterminate", id="same-day"),
+        pytest.param(31, "indeterminate", id="3-days-after-as-near-as-the-one-read"),
+        pytest.param(25, "RER", id="as-far-but-earlier-than-the-one-read"),
+        pytest.param(32, "RER", id="4-days-after"),
+        pytest.param(None, "indeterminate", id="undated"),
+    ],
+)
+def test_an_unreadable_count_near_the_day_28_marrow_is_named(
+    kind: str, bad_day: int | None, cls: str
+) -> None:
+    r = record({7: "M1", 14: "M1", 28: "M1"}, counts_day=31)
+    response = read_response(unread(r, kind, bad_day), LATER)
+    assert response is not None
+    assert response.cls == cls
+    if cls == "indeterminate":
+        assert response.cr2 is None
+        assert response.missing == (
+            "blood counts within 3 days of the day-28 marrow (Observation/bad could not be read)",
+        )
+
+
+def test_an_unreadable_count_beside_an_m3_day_28_marrow_is_still_a_failure() -> None:
+    response = read_response(unread(record({28: "M3"}), "anc", 28), LATER)
+    assert response is not None
+    assert response.cls == "FAIL"
 
 
 def test_only_a_first_relapse_with_a_reinduction_is_read() -> None:
