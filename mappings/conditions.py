@@ -13,6 +13,7 @@ from typing import Any
 from mappings.codesets import CodeSets, normalise_system
 from mappings.fhirjson import as_dict, as_list, as_str, codings, full_date, has_words, ref
 from service.domain.inputs import Lineage, Site
+from service.domain.orders import Day0Candidate, day0_after
 
 HISTOLOGY_EXTENSION = (
     "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-histology-morphology-behavior"
@@ -211,7 +212,7 @@ def read_condition(resource: Mapping[str, Any], codes: CodeSets) -> ConditionFac
 
 
 def _episodes(
-    relapses: Sequence[ConditionFacts], reinduction_starts: Sequence[date]
+    relapses: Sequence[ConditionFacts], day0_candidates: Sequence[Day0Candidate]
 ) -> list[list[ConditionFacts]]:
     """Relapse Conditions grouped into relapses: those within 90 days of the first of an episode
     and before its reinduction day 0 (when known) are one relapse (contract, "Episodes")."""
@@ -219,7 +220,8 @@ def _episodes(
     for c in sorted(relapses, key=lambda c: (c.onset or date.min, c.ref)):
         if episodes and c.onset is not None:
             first = episodes[-1][0].onset or date.min
-            day0 = min((d for d in reinduction_starts if d >= first), default=None)
+            found = day0_after(day0_candidates, first)
+            day0 = found.date if found is not None else None
             # Conditions of the first day are one relapse even when reinduction began that day.
             if c.onset - first <= EPISODE_SPAN and (
                 day0 is None or c.onset < day0 or c.onset == first
@@ -244,7 +246,7 @@ def _unconfirmed(
 
 
 def relapse_facts(
-    conditions: Iterable[ConditionFacts], reinduction_starts: Sequence[date] = ()
+    conditions: Iterable[ConditionFacts], day0_candidates: Sequence[Day0Candidate] = ()
 ) -> RelapseFacts:
     """Diagnosis date, relapses and sites from the ALL Conditions (contract patterns 1-3)."""
     alls = [c for c in conditions if c.is_all]
@@ -307,7 +309,7 @@ def relapse_facts(
             True, diagnosis, True, sources=sources, warnings=tuple(warnings), unconfirmed=undated
         )
 
-    episodes = _episodes(relapses, reinduction_starts)
+    episodes = _episodes(relapses, day0_candidates)
     for episode in episodes:
         if len({c.onset for c in episode}) > 1:
             warnings.append(

@@ -14,8 +14,10 @@ from mappings.codesets import CodeSets
 from mappings.errors import InvalidBundle
 from mappings.fhirjson import as_str, codings, ref, validation_problem, with_time_zones
 from mappings.patient import read_patient
-from mappings.therapy import frontline_therapy, hsct_events, performed_date, reinduction_starts
+from mappings.reinduction import day0_candidates
+from mappings.therapy import frontline_therapy, hsct_events
 from service.domain.inputs import Genetics, Lineage, MarkerStatus, Mrd, RelapseInputs
+from service.domain.orders import day0_after
 
 MRD_WINDOW = (timedelta(days=21), timedelta(days=60))
 BLAST_WINDOW = timedelta(days=14)
@@ -111,6 +113,7 @@ class _Record:
         self.observations: dict[str, list[Mapping[str, Any]]] = {k: [] for k in _OBSERVATION_KINDS}
         self.hsct_procedures: list[Mapping[str, Any]] = []
         self.eot_procedures: list[Mapping[str, Any]] = []
+        # Validated here (named when unreadable); `mappings.reinduction` dates day 0 from them.
         self.reinduction_procedures: list[Mapping[str, Any]] = []
         self.care_plans: list[Mapping[str, Any]] = []
         self.specimens: dict[str, Mapping[str, Any]] = {}
@@ -261,6 +264,7 @@ def extract(
         if isinstance(r, Mapping) and r.get("resourceType") == "Patient"
     }
     patient_id = next(iter(patient_ids)) if len(patient_ids) == 1 else None
+    mine: list[Mapping[str, Any]] = []
     for i, resource in enumerate(resources):
         if check is not None and i % _CHECK_EVERY == 0:
             check()
@@ -268,6 +272,8 @@ def extract(
             rec.warnings.append(f"{ref(resource)} does not refer to this patient and was ignored")
             continue
         rec.add(resource)
+        if isinstance(resource, Mapping):
+            mine.append(resource)
     warnings = rec.warnings
     sources: dict[str, tuple[str, ...]] = {}
 
@@ -286,15 +292,14 @@ def extract(
         warnings.append("no Patient: birth date and sex are unknown")
 
     facts = [cond.read_condition(c, codes) for c in rec.conditions]
-    # Reinduction day 0, first found of (contract): a reinduction CarePlan, a coded start event.
-    starts = reinduction_starts(rec.care_plans, codes) or sorted(
-        (d, ref(p)) for p in rec.reinduction_procedures if (d := performed_date(p)) is not None
-    )
-    rel = cond.relapse_facts(facts, [d for d, _ in starts])
+    # Reinduction day 0 (contract): one rule, for the episodes, refractoriness and the orders.
+    candidates = day0_candidates(rec.care_plans, mine, codes)
+    rel = cond.relapse_facts(facts, candidates)
     warnings.extend(rel.warnings)
     sources.update(rel.sources)
     first_relapse = rel.relapse_dates[0] if rel.relapse_dates else None
-    day0 = next((d for d, _ in starts if first_relapse and d >= first_relapse), None)
+    found_day0 = day0_after(candidates, first_relapse) if first_relapse is not None else None
+    day0 = found_day0.date if found_day0 is not None else None
 
     # Lineage: strongest coded evidence from the ALL Conditions and immunophenotype results.
     evidence = [e for f in facts for e in f.lineage]
@@ -360,6 +365,7 @@ def extract(
         sources=sources,
         warnings=tuple(dict.fromkeys(warnings)),
         ignored=rec.ignored,
+        day0_candidates=candidates,
     )
 
 

@@ -24,22 +24,13 @@ from mappings.fhirjson import (
     codings,
     full_date,
     ref,
-    reference_target,
     validation_problem,
     with_time_zones,
 )
 from mappings.mrd import instant, standing
-from mappings.therapy import performed_date, reinduction_starts
+from mappings.reinduction import ORDERED_STATUSES, Medications, medication_date
 from service.domain.inputs import RelapseInputs
-from service.domain.orders import (
-    Dated,
-    Day0Candidate,
-    Dose,
-    DraftOrder,
-    OrderRecord,
-    Unread,
-    Value,
-)
+from service.domain.orders import Dated, Dose, DraftOrder, OrderRecord, Unread, Value
 
 # Count units → factor to /µL (fhir-contract.md, blood counts).
 COUNT_UNITS = {
@@ -50,10 +41,6 @@ COUNT_UNITS = {
 }
 _SIZE_UNITS = {"body_surface_area": "m2", "body_height": "cm", "body_weight": "kg"}
 _DOSE_UNITS = ("mg", "mg/m2")
-# Orders and administrations that stand: a signed order or a dose given (never a draft).
-_GIVEN_STATUSES = frozenset({"completed", "in-progress"})
-_ORDERED_STATUSES = frozenset({"active", "completed"})
-_NOT_DONE = frozenset({"entered-in-error", "not-done"})
 # The values the response to reinduction reads (risk-schemes §7), dated when unreadable.
 _RESPONSE_VALUES = ("marrow_blasts", "anc", "platelets")
 
@@ -72,36 +59,6 @@ class IdarubicinDraft:
     resource: Mapping[str, Any]
     order: DraftOrder | None  # None: the draft could not be read
     problem: str | None = None
-
-
-class _Medications:
-    """Medication codes of requests and administrations: inline, contained or referenced."""
-
-    def __init__(self, resources: Iterable[Mapping[str, Any]]) -> None:
-        self.by_ref = {ref(r): r for r in resources if r.get("resourceType") == "Medication"}
-
-    def codings(self, resource: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-        found = list(codings(resource.get("medicationCodeableConcept")))
-        reference = as_str(as_dict(resource.get("medicationReference")).get("reference"))
-        if reference is None:
-            return found
-        medication: Mapping[str, Any] | None
-        if reference.startswith("#"):
-            medication = next(
-                (
-                    as_dict(c)
-                    for c in as_list(resource.get("contained"))
-                    if as_dict(c).get("resourceType") == "Medication"
-                    and as_dict(c).get("id") == reference[1:]
-                ),
-                None,
-            )
-        else:
-            target = reference_target(resource.get("medicationReference"))
-            medication = self.by_ref.get(target) if target else None
-        if medication is not None:
-            found += codings(medication.get("code"))
-        return found
 
 
 def planned_date(order: Mapping[str, Any]) -> tuple[date | None, str]:
@@ -161,7 +118,7 @@ def read_drafts(
 
     A draft for another patient is not this patient's order and is not read.
     """
-    meds = _Medications([*resources, *drafts])
+    meds = Medications([*resources, *drafts])
     found: list[IdarubicinDraft] = []
     for draft in drafts:
         if draft.get("resourceType") != "MedicationRequest":
@@ -206,16 +163,10 @@ def read_record(
         and not belongs_elsewhere(r, patient_id)
         and ref(r) not in draft_refs
     ]
-    meds = _Medications(mine)
+    meds = Medications(mine)
     values: dict[str, list[Value]] = {name: [] for name in (*_SIZE_UNITS, "anc", "platelets")}
     blasts: list[_Blasts] = []
     unread_values: list[Unread] = []
-    candidates = [
-        Day0Candidate("careplan", start, source)
-        for start, source in reinduction_starts(
-            (r for r in mine if r.get("resourceType") == "CarePlan"), codes
-        )
-    ]
     doses: list[Dated] = []
     for r in mine:
         kind = r.get("resourceType")
@@ -241,20 +192,17 @@ def read_record(
                 if n in relevant
             ]
             continue
-        if "reinduction_start" in relevant and r.get("status") not in _NOT_DONE:
-            when = performed_date(r)
-            if when is not None:
-                candidates.append(Day0Candidate("event", when, ref(r)))
         if kind == "Observation":
             _observation(r, relevant, values, blasts, unread=unread, unread_values=unread_values)
         elif kind in ("MedicationRequest", "MedicationAdministration"):
-            _medication(r, relevant, candidates, doses)
+            _medication(r, relevant, doses)
     return OrderRecord(
         relapsed=inputs.relapsed,
         relapse_count=inputs.relapse_count,
         relapse_date=inputs.relapse_date,
         relapse_sources=tuple(inputs.sources.get("relapse_date", ())),
-        day0_candidates=tuple(candidates),
+        # Day 0 as the extract read it (one rule); a draft of this request dates nothing.
+        day0_candidates=tuple(c for c in inputs.day0_candidates if c.source not in draft_refs),
         bsa=tuple(values["body_surface_area"]),
         heights=tuple(values["body_height"]),
         weights=tuple(values["body_weight"]),
@@ -268,7 +216,7 @@ def read_record(
     )
 
 
-def _relevant(r: Mapping[str, Any], codes: CodeSets, meds: _Medications) -> set[str]:
+def _relevant(r: Mapping[str, Any], codes: CodeSets, meds: Medications) -> set[str]:
     if r.get("resourceType") in ("MedicationRequest", "MedicationAdministration"):
         cs = meds.codings(r)
         return {n for n in ("idarubicin", "reinduction_drug") if codes.match(n, cs)}
@@ -350,24 +298,12 @@ def _one_per_day(
     return tuple(found)
 
 
-def _medication(
-    r: Mapping[str, Any],
-    relevant: set[str],
-    candidates: list[Day0Candidate],
-    doses: list[Dated],
-) -> None:
-    given = r.get("resourceType") == "MedicationAdministration"
-    if r.get("status") not in (_GIVEN_STATUSES if given else _ORDERED_STATUSES):
+def _medication(r: Mapping[str, Any], relevant: set[str], doses: list[Dated]) -> None:
+    if "idarubicin" not in relevant:
         return
-    if given:
-        when = full_date(r.get("effectiveDateTime")) or full_date(
-            as_dict(r.get("effectivePeriod")).get("start")
-        )
+    if r.get("resourceType") == "MedicationAdministration":
+        dose_date = medication_date(r)
     else:
-        when = full_date(r.get("authoredOn"))
-    if when is not None and "reinduction_drug" in relevant:
-        candidates.append(Day0Candidate("drug" if given else "drug-order", when, ref(r)))
-    if "idarubicin" in relevant:
-        dose_date = when if given else planned_date(r)[0]
-        if dose_date is not None:
-            doses.append(Dated(dose_date, ref(r)))
+        dose_date = planned_date(r)[0] if r.get("status") in ORDERED_STATUSES else None
+    if dose_date is not None:
+        doses.append(Dated(dose_date, ref(r)))

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
+from service.domain.orders import Day0Candidate
+
 
 class Lineage(StrEnum):
     B = "B"
@@ -123,3 +125,5 @@ class RelapseInputs:
     sources: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     ignored: int = 0  # resources of the record that no input reads (not validated)
+    # What could date reinduction day 0 (read once: the order checks and the response use it).
+    day0_candidates: tuple[Day0Candidate, ...] = ()

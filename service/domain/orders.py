@@ -9,6 +9,7 @@ input: it never guesses.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -142,16 +143,22 @@ class Day0:
 
 
 def reinduction_day0(record: OrderRecord) -> Day0 | None:
+    """Day 0 of the record's (first) relapse: `day0_after` of its candidates."""
+    if record.relapse_date is None:
+        return None
+    return day0_after(record.day0_candidates, record.relapse_date)
+
+
+def day0_after(candidates: Iterable[Day0Candidate], relapse: date) -> Day0 | None:
     """Day 0 (fhir-contract.md, "Reinduction"): first found of a reinduction CarePlan, a coded
     reinduction start, the first reinduction drug within 21 days of the relapse; each on or
-    after the relapse date (§7: reinduction of this relapse)."""
-    relapse = record.relapse_date
-    if relapse is None:
-        return None
+    after the relapse date (§7: reinduction of this relapse). The one rule: the mapping's
+    relapse episodes and refractoriness read day 0 with it too."""
+    candidates = tuple(candidates)
     for kind in _DAY0_ORDER:
         found = sorted(
             (c.date, c.source)
-            for c in record.day0_candidates
+            for c in candidates
             if c.kind == kind
             and c.date >= relapse
             and (kind in ("careplan", "event") or (c.date - relapse).days <= DRUG_DAY0_WINDOW_DAYS)

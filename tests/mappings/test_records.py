@@ -7,6 +7,7 @@ All data here is synthetic, written in the shapes those systems use.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,10 @@ import pytest
 from mappings.codesets import CodeSets, load_codesets
 from mappings.errors import InvalidCodeSets
 from mappings.extract import extract, resources_from_bundle
+from mappings.orders import read_record
 from service.cards import ASSESSMENT_EXTENSION, build_cards
 from service.domain.inputs import Site
+from service.domain.orders import Day0, reinduction_day0
 from service.engine import assess_resources
 from tests.mappings.builders import CM, SCT, cc
 
@@ -583,6 +586,72 @@ def test_a_coded_reinduction_start_procedure_gives_day0(codes: CodeSets) -> None
     resources = [*_base(), _epic_relapse("rel", "2021-06-15", cc(SCT, "14016003")), later]
     assert extract([*resources, start], codes).relapse_count == 2
     assert extract([*resources, start | {"status": "not-done"}], codes).relapse_count == 1
+
+
+# Day 0 dated only by a reinduction drug given, or by a coded Observation: the episodes and
+# refractoriness read the same day 0 as the order checks (one rule, fhir-contract "Reinduction").
+_DAY0_ONLY = {
+    "idarubicin given": {
+        "resourceType": "MedicationAdministration",
+        "id": "ida",
+        "status": "completed",
+        "medicationCodeableConcept": cc("http://www.nlm.nih.gov/research/umls/rxnorm", "5650"),
+        "subject": {"reference": "Patient/p"},
+        "effectiveDateTime": "2021-06-20",
+    },
+    "coded observation": {
+        "resourceType": "Observation",
+        "id": "d0",
+        "status": "final",
+        "code": cc("urn:relapse-all-cds:concept", "reinduction-start"),
+        "subject": {"reference": "Patient/p"},
+        "effectiveDateTime": "2021-06-20",
+    },
+}
+
+
+@pytest.mark.parametrize("kind", list(_DAY0_ONLY))
+def test_a_relapse_51_days_after_a_day0_not_from_a_plan_is_a_second_relapse(
+    codes: CodeSets, kind: str
+) -> None:
+    later = _epic_relapse("rel-2", "2021-08-10", cc(SCT, "21483005"))  # day 51, relapse + 56
+    resources = [*_base(), _epic_relapse("rel", "2021-06-15", cc(SCT, "14016003")), later]
+    inputs = extract([*resources, _DAY0_ONLY[kind]], codes)
+    assert inputs.relapse_dates == (date(2021, 6, 15), date(2021, 8, 10))
+    assert extract(resources, codes).relapse_count == 1  # day 0 unknown: one episode
+    found = assess_resources(
+        [*resources, _DAY0_ONLY[kind]], codes=codes, primary="bfm", as_of=AS_OF
+    )
+    assert "PATH-1" in found.assessment.pathway.rules  # a second relapse
+
+
+@pytest.mark.parametrize("kind", list(_DAY0_ONLY))
+def test_c91_00_on_day_29_of_a_day0_not_from_a_plan_is_refractory(
+    codes: CodeSets, kind: str
+) -> None:
+    # Day 29 is only 34 days after the relapse: refractory because day 0 is known.
+    resources = [*_epic_record(cc(SCT, "14016003")), _not_in_remission("2021-07-19")]
+    assert extract([*resources, _DAY0_ONLY[kind]], codes).refractory
+    assert not extract(
+        [*resources, _DAY0_ONLY[kind] | {"status": "entered-in-error"}], codes
+    ).refractory
+
+
+def test_the_order_checks_read_the_day0_the_extract_read(codes: CodeSets) -> None:
+    resources = [*_epic_record(cc(SCT, "14016003")), _DAY0_ONLY["idarubicin given"]]
+    inputs = extract(resources, codes)
+    record = read_record(resources, codes, patient_id="p", inputs=inputs)
+    assert reinduction_day0(record) == Day0(date(2021, 6, 20), "MedicationAdministration/ida")
+    # Not read a second time: what the extract did not find, the order checks do not either.
+    bare = read_record(resources, codes, patient_id="p", inputs=replace(inputs, day0_candidates=()))
+    assert reinduction_day0(bare) is None
+
+
+def test_a_reinduction_drug_long_after_the_relapse_dates_no_day0(codes: CodeSets) -> None:
+    late = _DAY0_ONLY["idarubicin given"] | {"effectiveDateTime": "2021-07-07"}  # relapse + 22
+    later = _epic_relapse("rel-2", "2021-08-10", cc(SCT, "21483005"))
+    resources = [*_base(), _epic_relapse("rel", "2021-06-15", cc(SCT, "14016003")), later, late]
+    assert extract(resources, codes).relapse_count == 1
 
 
 def test_an_undated_provisional_relapse_is_flagged(codes: CodeSets) -> None:
