@@ -163,6 +163,7 @@ def read_record(
         and not belongs_elsewhere(r, patient_id)
         and ref(r) not in draft_refs
     ]
+    mine_refs = {ref(r) for r in mine}
     meds = Medications(mine)
     values: dict[str, list[Value]] = {name: [] for name in (*_SIZE_UNITS, "anc", "platelets")}
     blasts: list[_Blasts] = []
@@ -201,8 +202,9 @@ def read_record(
         relapse_count=inputs.relapse_count,
         relapse_date=inputs.relapse_date,
         relapse_sources=tuple(inputs.sources.get("relapse_date", ())),
-        # Day 0 as the extract read it (one rule); a draft of this request dates nothing.
-        day0_candidates=tuple(c for c in inputs.day0_candidates if c.source not in draft_refs),
+        # Day 0 as the extract read it (one rule), from this patient's resources only: the
+        # extract filters by the record's one Patient (none may be sent); drafts date nothing.
+        day0_candidates=tuple(c for c in inputs.day0_candidates if c.source in mine_refs),
         bsa=tuple(values["body_surface_area"]),
         heights=tuple(values["body_height"]),
         weights=tuple(values["body_weight"]),

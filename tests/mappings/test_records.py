@@ -647,6 +647,15 @@ def test_the_order_checks_read_the_day0_the_extract_read(codes: CodeSets) -> Non
     assert reinduction_day0(bare) is None
 
 
+def test_another_patients_drug_dates_no_day0_for_the_order_checks(codes: CodeSets) -> None:
+    # No Patient in the resources: the extract cannot tell whose a resource is, the hook can.
+    resources = [r for r in _epic_record(cc(SCT, "14016003")) if r["resourceType"] != "Patient"]
+    other = _DAY0_ONLY["idarubicin given"] | {"subject": {"reference": "Patient/q"}}
+    record = read_record([*resources, other], codes, patient_id="p")
+    assert record.relapse_count == 1
+    assert reinduction_day0(record) is None
+
+
 def test_a_reinduction_drug_long_after_the_relapse_dates_no_day0(codes: CodeSets) -> None:
     late = _DAY0_ONLY["idarubicin given"] | {"effectiveDateTime": "2021-07-07"}  # relapse + 22
     later = _epic_relapse("rel-2", "2021-08-10", cc(SCT, "21483005"))
