@@ -93,6 +93,7 @@ def _rewrite_references(value: Any, aliases: Mapping[str, str]) -> Any:
 _REINDUCTION_OBSERVATIONS = (
     "anc",
     "platelets",
+    "circulating_blasts",
     "reinduction_start",
     "body_surface_area",
     "body_height",

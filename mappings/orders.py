@@ -40,9 +40,10 @@ COUNT_UNITS = {
     "/mm3": Decimal(1),
 }
 _SIZE_UNITS = {"body_surface_area": "m2", "body_height": "cm", "body_weight": "kg"}
+_UNITS = {**_SIZE_UNITS, "circulating_blasts": "%"}  # circulating blasts: LOINC 709-6 (contract)
 _DOSE_UNITS = ("mg", "mg/m2")
 # The values the response to reinduction reads (risk-schemes §7), dated when unreadable.
-_RESPONSE_VALUES = ("marrow_blasts", "anc", "platelets")
+_RESPONSE_VALUES = ("marrow_blasts", "anc", "platelets", "circulating_blasts")
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +166,9 @@ def read_record(
     ]
     mine_refs = {ref(r) for r in mine}
     meds = Medications(mine)
-    values: dict[str, list[Value]] = {name: [] for name in (*_SIZE_UNITS, "anc", "platelets")}
+    values: dict[str, list[Value]] = {
+        name: [] for name in (*_SIZE_UNITS, "anc", "platelets", "circulating_blasts")
+    }
     blasts: list[_Blasts] = []
     unread_values: list[Unread] = []
     doses: list[Dated] = []
@@ -210,6 +213,7 @@ def read_record(
         weights=tuple(values["body_weight"]),
         anc=tuple(values["anc"]),
         platelets=tuple(values["platelets"]),
+        circulating_blasts=tuple(values["circulating_blasts"]),
         marrow_blasts=_one_per_day(blasts, unread, unread_values),
         idarubicin_doses=tuple(doses),
         unread=tuple(unread),
@@ -229,6 +233,7 @@ def _relevant(r: Mapping[str, Any], codes: CodeSets, meds: Medications) -> set[s
         else (
             "anc",
             "platelets",
+            "circulating_blasts",
             "marrow_blasts",
             "reinduction_start",
             *_SIZE_UNITS,
@@ -261,7 +266,10 @@ def _observation(
             value = Value(Decimal(str(reading.percent)), when, ref(r))
             blasts.append(_Blasts(value, status, instant(r.get("issued"))))
         return
-    name = next((n for n in (*_SIZE_UNITS, "anc", "platelets") if n in relevant), None)
+    name = next(
+        (n for n in (*_SIZE_UNITS, "anc", "platelets", "circulating_blasts") if n in relevant),
+        None,
+    )
     if name is None:
         return
     quantity = as_dict(r.get("valueQuantity"))
@@ -270,9 +278,10 @@ def _observation(
     factor = (
         COUNT_UNITS.get(unit or "")
         if name in ("anc", "platelets")
-        else (Decimal(1) if unit == _SIZE_UNITS[name] else None)
+        else (Decimal(1) if unit == _UNITS[name] else None)
     )
-    if number is None or factor is None or quantity.get("comparator") is not None:
+    out_of_range = name == "circulating_blasts" and number is not None and number > 100
+    if number is None or factor is None or out_of_range or quantity.get("comparator") is not None:
         unread.append(f"{ref(r)} (value or unit not understood)")
         if name in _RESPONSE_VALUES:
             unread_values.append(Unread(name, when, ref(r)))

@@ -34,7 +34,13 @@ KEY_LABELS: dict[str, str] = {
 }
 
 
-RESPONSE_OBSERVATION_SETS = (*OBSERVATION_SETS, "anc", "platelets", "reinduction_start")
+RESPONSE_OBSERVATION_SETS = (
+    *OBSERVATION_SETS,
+    "anc",
+    "platelets",
+    "circulating_blasts",
+    "reinduction_start",
+)
 
 
 def prefetch_templates(codes: CodeSets) -> dict[str, str]:

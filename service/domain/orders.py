@@ -57,7 +57,7 @@ class Unread:
     """A value the response reads (§7) that could not be read, kept with its date (None: no
     date) so the response can tell whether it falls where it would decide."""
 
-    kind: str  # "marrow_blasts", "anc", "platelets"
+    kind: str  # "marrow_blasts", "anc", "platelets", "circulating_blasts"
     date: date | None
     source: str  # `Type/id` (several, comma-separated, for results that disagree)
 
@@ -106,6 +106,7 @@ class OrderRecord:
     anc: tuple[Value, ...] = ()  # /µL
     platelets: tuple[Value, ...] = ()  # /µL
     marrow_blasts: tuple[Value, ...] = ()  # percent
+    circulating_blasts: tuple[Value, ...] = ()  # percent of leukocytes (0: none)
     idarubicin_doses: tuple[Dated, ...] = ()  # given or ordered (not drafts), any date
     unread: tuple[str, ...] = ()  # data that could not be read: the checks cannot be made
     unread_values: tuple[Unread, ...] = ()  # of those, the dated values the response reads

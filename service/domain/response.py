@@ -2,7 +2,8 @@
 
 Day 0 is read as for the order-sign checks (`orders.reinduction_day0`); the marrows of days 7, 14
 and 28 are the blast percentages dated in the §7 windows, the nearest the nominal day (a tie: the
-later); CR on day 28 is `RESP-CR2` on the day-28 marrow with counts within 3 days of it. A value
+later); CR on day 28 is `RESP-CR2` on the day-28 marrow with counts and circulating blasts within 3
+days of it (extramedullary disease is not read: not documented = none). A value
 that could not be read where it would be the one read (as near the nominal day or the day-28
 marrow as the one read, or undated) leaves that reading unknown and is named, never dropped.
 """
@@ -27,6 +28,12 @@ COUNTS_WITHIN_DAYS = 3
 GRADES = ("M1", "M2", "M3")
 NOT_DOCUMENTED_NOTE = (
     "Circulating blasts and extramedullary disease are not documented: read as none (§7)."
+)
+EMD_NOT_DOCUMENTED_NOTE = "Extramedullary disease is not documented: read as none (§7)."
+BLASTS_NOTE = (
+    "Circulating blasts within 3 days of the day-28 marrow: no CR on day 28 (RESP-CR2), but with "
+    "an M1 marrow not read as a failure (§7: that needs an M2/M3 marrow or extramedullary "
+    "disease documented)."
 )
 OVERLAP_NOTE = (
     "M1 on day 7, then M2/M3 on day 14: both definitions fit; read as SER, the slower (§7)."
@@ -140,7 +147,7 @@ def read_response(record: OrderRecord, as_of: date) -> Response | None:
             marrows[day] = marrow
     day28 = marrows.get(28)
     if 28 in hidden:
-        missing = (_unread_words("day-28 marrow", hidden[28]),)
+        missing: tuple[str, ...] = (_unread_words("day-28 marrow", hidden[28]),)
         return Response(day0, marrows, INDETERMINATE, None, "RESP-CR2", missing)
     if day28 is None:
         late = (as_of - day0.date).days > WINDOWS[28][1]
@@ -159,11 +166,22 @@ def read_response(record: OrderRecord, as_of: date) -> Response | None:
     platelets, platelets_hiding = _nearest(
         record.platelets, _kind(record, "platelets"), at, COUNTS_WITHIN_DAYS
     )
-    if anc_hiding or platelets_hiding:
-        missing = (
-            _unread_words(
-                "blood counts within 3 days of the day-28 marrow", anc_hiding + platelets_hiding
-            ),
+    blasts, blasts_hiding = _nearest(
+        record.circulating_blasts, _kind(record, "circulating_blasts"), at, COUNTS_WITHIN_DAYS
+    )
+    if blasts is not None and not blasts_hiding and blasts.value > 0:
+        # RESP-CR2 needs no circulating blasts; the extramedullary disease that would make this
+        # a failure is not read (fhir-contract.md), so it is named for review.
+        missing = ("extramedullary disease at day 28 (not read: review the record)",)
+        return Response(day0, marrows, INDETERMINATE, False, "RESP-CR2", missing, (BLASTS_NOTE,))
+    if anc_hiding or platelets_hiding or blasts_hiding:
+        missing = tuple(
+            _unread_words(f"{what} within 3 days of the day-28 marrow", hiding)
+            for what, hiding in (
+                ("blood counts", anc_hiding + platelets_hiding),
+                ("circulating blasts", blasts_hiding),
+            )
+            if hiding
         )
         return Response(day0, marrows, INDETERMINATE, None, "RESP-CR2", missing)
     if anc is None or platelets is None or anc.value < CR2_ANC or platelets.value < CR2_PLATELETS:
@@ -182,7 +200,7 @@ def read_response(record: OrderRecord, as_of: date) -> Response | None:
     for grades in product(GRADES, repeat=len(open_days)):
         g: dict[int, str] = {**known, **dict(zip(open_days, grades, strict=True))}
         outcomes[grades] = early_response(g[7], g[14])
-    notes = [NOT_DOCUMENTED_NOTE]
+    notes = [NOT_DOCUMENTED_NOTE if blasts is None else EMD_NOT_DOCUMENTED_NOTE]
     if set(outcomes.values()) == {RER} or set(outcomes.values()) == {SER}:
         cls = next(iter(outcomes.values()))
         if known.get(7) == "M1" and known.get(14) in ("M2", "M3"):

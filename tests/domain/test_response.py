@@ -10,7 +10,13 @@ import pytest
 
 from service.domain import assess
 from service.domain.orders import Day0Candidate, OrderRecord, Unread, Value
-from service.domain.response import NOT_DOCUMENTED_NOTE, OVERLAP_NOTE, read_response
+from service.domain.response import (
+    BLASTS_NOTE,
+    EMD_NOT_DOCUMENTED_NOTE,
+    NOT_DOCUMENTED_NOTE,
+    OVERLAP_NOTE,
+    read_response,
+)
 from tests.domain.builders import make_inputs
 
 RELAPSE = date(2019, 1, 1)
@@ -227,6 +233,47 @@ def test_an_unreadable_count_beside_an_m3_day_28_marrow_is_still_a_failure() -> 
     response = read_response(unread(record({28: "M3"}), "anc", 28), LATER)
     assert response is not None
     assert response.cls == "FAIL"
+
+
+def blasts(r: OrderRecord, percent: int, day: int = 28) -> OrderRecord:
+    """`r` with circulating blasts (LOINC 709-6) of `percent` on `day` since day 0."""
+    return replace(r, circulating_blasts=(Value(Decimal(percent), on(day), "Observation/pb"),))
+
+
+def test_circulating_blasts_mean_no_cr2_and_never_a_failure_on_an_m1_marrow() -> None:
+    # RESP-CR2 needs no circulating blasts; FAIL needs an M2/M3 marrow or extramedullary disease.
+    response = read_response(blasts(record({7: "M1", 14: "M1", 28: "M1"}), 3, day=30), LATER)
+    assert response is not None
+    assert (response.cls, response.cr2, response.rule) == ("indeterminate", False, "RESP-CR2")
+    assert response.missing == ("extramedullary disease at day 28 (not read: review the record)",)
+    assert response.notes == (BLASTS_NOTE,)
+    m3 = read_response(blasts(record({28: "M3"}), 3), LATER)
+    assert m3 is not None
+    assert (m3.cls, m3.cr2) == ("FAIL", False)
+
+
+def test_circulating_blasts_not_documented_are_said_to_be_read_as_none() -> None:
+    marrows = {7: "M1", 14: "M1", 28: "M1"}
+    none = read_response(blasts(record(marrows), 0, day=25), LATER)
+    assert none is not None
+    assert (none.cls, none.cr2, none.notes) == ("RER", True, (EMD_NOT_DOCUMENTED_NOTE,))
+    # 4 days from the day-28 marrow: not read for it, so not documented.
+    far = read_response(blasts(record(marrows), 3, day=32), LATER)
+    assert far is not None
+    assert (far.cls, far.cr2, far.notes) == ("RER", True, (NOT_DOCUMENTED_NOTE,))
+
+
+def test_unreadable_circulating_blasts_near_the_day_28_marrow_are_named() -> None:
+    r = unread(record({7: "M1", 14: "M1", 28: "M1"}), "circulating_blasts", 27)
+    response = read_response(r, LATER)
+    assert response is not None
+    assert (response.cls, response.cr2) == ("indeterminate", None)
+    assert response.missing == (
+        "circulating blasts within 3 days of the day-28 marrow (Observation/bad could not be read)",
+    )
+    # A documented 0 farther than the unreadable one does not settle it; a nearer one does.
+    assert read_response(blasts(r, 0, day=25), LATER).cls == "indeterminate"  # type: ignore[union-attr]
+    assert read_response(blasts(r, 0, day=28), LATER).cls == "RER"  # type: ignore[union-attr]
 
 
 def test_only_a_first_relapse_with_a_reinduction_is_read() -> None:

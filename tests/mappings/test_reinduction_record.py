@@ -9,7 +9,8 @@ from typing import Any
 from mappings.codesets import CodeSets
 from mappings.orders import read_record
 from service.domain.orders import OrderRecord, Unread
-from tests.service.order_builders import DAY0, anc, day, marrow, record
+from service.engine import prefetch_templates
+from tests.service.order_builders import DAY0, anc, day, marrow, quantity, record
 
 
 def _read(codes: CodeSets, *resources: dict[str, Any]) -> OrderRecord:
@@ -54,3 +55,24 @@ def test_unreadable_marrows_and_counts_keep_their_date(codes: CodeSets) -> None:
         Unread("marrow_blasts", None, "Observation/undated"),
     }
     assert len(read.unread) == 3
+
+
+def _circulating(rid: str, value: float, unit: str = "%") -> dict[str, Any]:
+    return quantity(rid, "709-6", value, unit, day(28))
+
+
+def test_circulating_blasts_are_read_from_loinc_709_6_in_percent(codes: CodeSets) -> None:
+    read = _read(codes, _circulating("pb", 4))
+    assert [(v.value, v.source) for v in read.circulating_blasts] == [
+        (Decimal(4), "Observation/pb")
+    ]
+    read = _read(codes, _circulating("unit", 4, "10*3/uL"), _circulating("range", 140))
+    assert read.circulating_blasts == ()
+    assert {u.source for u in read.unread_values if u.kind == "circulating_blasts"} == {
+        "Observation/unit",
+        "Observation/range",
+    }
+
+
+def test_the_prefetch_asks_for_circulating_blasts(codes: CodeSets) -> None:
+    assert "http://loinc.org|709-6" in prefetch_templates(codes)["observations"]
