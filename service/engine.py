@@ -16,7 +16,6 @@ from cds_hooks.fhir import FhirClient
 from cds_hooks.prefetch import render_template
 from mappings.codesets import OBSERVATION_SETS, CodeSets
 from mappings.extract import extract
-from mappings.fhirjson import codings
 from mappings.orders import read_record
 from service.domain import assess
 from service.domain.assessment import Assessment
@@ -66,25 +65,6 @@ class EngineResult:
     failures: dict[str, PrefetchFailure] = field(default_factory=dict)  # by prefetch key
 
 
-# The resource types that can date reinduction day 0 (fhir-contract.md, "Reinduction"): these
-# always (a CarePlan by its title, a medication by its drug), a Procedure or an Observation
-# only when coded as the reinduction start (so that a resource the mapping ignores never
-# decides whether the response is read).
-_DAY0_TYPES = frozenset({"CarePlan", "MedicationAdministration", "MedicationRequest"})
-_DAY0_CODED = frozenset({"Procedure", "Observation"})
-
-
-def _may_date_day0(resource: Any, codes: CodeSets) -> bool:
-    if not isinstance(resource, Mapping):
-        return False
-    kind = resource.get("resourceType")
-    if kind in _DAY0_TYPES:
-        return True
-    return kind in _DAY0_CODED and (
-        codes.match("reinduction_start", codings(resource.get("code"))) is not None
-    )
-
-
 def assess_resources(
     resources: Iterable[Mapping[str, Any]],
     *,
@@ -102,10 +82,10 @@ def assess_resources(
         inputs.relapsed
         and inputs.relapse_count == 1
         and inputs.patient is not None
-        and any(_may_date_day0(r, codes) for r in resources)
+        and inputs.day0_candidates
     ):
         # The response to reinduction (risk-schemes §7) reads what the order-sign checks read;
-        # without a resource that can date day 0 there is no reinduction to read.
+        # without a day-0 candidate (read by the extract) there is no reinduction to read.
         patient_id = inputs.patient.removeprefix("Patient/")
         record = read_record(resources, codes, patient_id=patient_id, inputs=inputs)
     return EngineResult(assess(inputs, as_of, primary, record), dict(failures or {}))
