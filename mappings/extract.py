@@ -14,7 +14,7 @@ from mappings.codesets import CodeSets
 from mappings.errors import InvalidBundle
 from mappings.fhirjson import as_str, codings, ref, validation_problem, with_time_zones
 from mappings.patient import read_patient
-from mappings.reinduction import day0_candidates
+from mappings.reinduction import VALUE_SETS, day0_candidates
 from mappings.therapy import frontline_therapy, hsct_events
 from service.domain.inputs import Genetics, Lineage, MarkerStatus, Mrd, RelapseInputs
 from service.domain.orders import day0_after
@@ -90,15 +90,7 @@ def _rewrite_references(value: Any, aliases: Mapping[str, str]) -> Any:
 
 
 # Observation sets the reinduction reader (mappings.orders) reads beside the relapse inputs.
-_REINDUCTION_OBSERVATIONS = (
-    "anc",
-    "platelets",
-    "circulating_blasts",
-    "reinduction_start",
-    "body_surface_area",
-    "body_height",
-    "body_weight",
-)
+_REINDUCTION_OBSERVATIONS = (*VALUE_SETS, "reinduction_start")
 _CHECK_EVERY = 256  # resources validated between two `check` calls (~50 ms of work)
 
 

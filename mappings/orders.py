@@ -28,7 +28,7 @@ from mappings.fhirjson import (
     with_time_zones,
 )
 from mappings.mrd import instant, standing
-from mappings.reinduction import ORDERED_STATUSES, Medications, medication_date
+from mappings.reinduction import ORDERED_STATUSES, VALUE_SETS, Medications, medication_date
 from service.domain.inputs import RelapseInputs
 from service.domain.orders import Dated, Dose, DraftOrder, OrderRecord, Unread, Value
 
@@ -166,9 +166,7 @@ def read_record(
     ]
     mine_refs = {ref(r) for r in mine}
     meds = Medications(mine)
-    values: dict[str, list[Value]] = {
-        name: [] for name in (*_SIZE_UNITS, "anc", "platelets", "circulating_blasts")
-    }
+    values: dict[str, list[Value]] = {name: [] for name in VALUE_SETS}
     blasts: list[_Blasts] = []
     unread_values: list[Unread] = []
     doses: list[Dated] = []
@@ -230,14 +228,7 @@ def _relevant(r: Mapping[str, Any], codes: CodeSets, meds: Medications) -> set[s
     names = (
         ("reinduction_start",)
         if r.get("resourceType") == "Procedure"
-        else (
-            "anc",
-            "platelets",
-            "circulating_blasts",
-            "marrow_blasts",
-            "reinduction_start",
-            *_SIZE_UNITS,
-        )
+        else (*VALUE_SETS, "marrow_blasts", "reinduction_start")
     )
     return {n for n in names if codes.match(n, cs)}
 
@@ -266,10 +257,7 @@ def _observation(
             value = Value(Decimal(str(reading.percent)), when, ref(r))
             blasts.append(_Blasts(value, status, instant(r.get("issued"))))
         return
-    name = next(
-        (n for n in (*_SIZE_UNITS, "anc", "platelets", "circulating_blasts") if n in relevant),
-        None,
-    )
+    name = next((n for n in VALUE_SETS if n in relevant), None)
     if name is None:
         return
     quantity = as_dict(r.get("valueQuantity"))

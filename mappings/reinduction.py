@@ -26,6 +26,17 @@ from mappings.fhirjson import (
 from mappings.therapy import performed_date, reinduction_starts
 from service.domain.orders import Day0Candidate
 
+# The Observation values the reinduction reader (`mappings.orders`) reads beside the relapse
+# inputs, by code set: body size (the dose checks) and counts and circulating blasts (the
+# response to reinduction).
+VALUE_SETS = (
+    "body_surface_area",
+    "body_height",
+    "body_weight",
+    "anc",
+    "platelets",
+    "circulating_blasts",
+)
 # Orders and administrations that stand: a signed order or a dose given (never a draft).
 GIVEN_STATUSES = frozenset({"completed", "in-progress"})
 ORDERED_STATUSES = frozenset({"active", "completed"})
