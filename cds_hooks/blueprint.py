@@ -19,7 +19,6 @@ from cds_hooks.contexts import check_context
 from cds_hooks.discovery import ServiceDefinition, discovery_document
 from cds_hooks.errors import (
     BadRequest,
-    DeadlinePassed,
     FhirServerNotAllowed,
     NotFound,
     PrefetchUnavailable,
@@ -179,8 +178,8 @@ def create_blueprint(services: Sequence[ServiceDefinition], config: HooksConfig)
         total = sum(len(found) for found in prefetched.resources.values())
         if total > config.max_resources:
             raise TooLarge("prefetch", f"more than {config.max_resources} resources in one call")
-        if time.monotonic() > deadline:
-            raise DeadlinePassed()  # no assessment is started past the deadline
+        prefetched = prefetched.until(deadline)
+        prefetched.check_deadline()  # no assessment is started past the deadline
         missing = {
             key: reason
             for key, reason in prefetched.failures.items()
@@ -188,7 +187,7 @@ def create_blueprint(services: Sequence[ServiceDefinition], config: HooksConfig)
         }
         if missing:
             raise PrefetchUnavailable(missing)
-        cards = list(service.handler(request, prefetched.until(deadline)))
+        cards = list(service.handler(request, prefetched))
         config.feedback_store.record_issued(service_id, cards)
         return _json(cards_response(cards))
 
