@@ -62,21 +62,18 @@ def assess(
     failed = response is not None and response.cls == FAIL
     overruled: list[str] = []
     if inputs.refractory and response is not None and response.cr2 is True:
+        # FHIR contract, "Refractory disease": a documented response decides over a refractory
+        # code — CR on day 28 means not refractory, whatever C91.00 says. A code recorded after
+        # the CR (or undated) is overruled too, as the contract says, but named as such.
         codes = ", ".join(inputs.sources.get("refractory", ())) or "a refractory code"
         latest = inputs.refractory_latest
-        if latest is not None and latest <= response.marrows[28].value.date:
-            # FHIR contract, "Refractory disease": a documented response decides over a
-            # refractory code — CR on day 28 means not refractory, whatever C91.00 says.
-            overruled.append(f"{codes}: not read as refractory, CR on day 28 is documented")
-            inputs = replace(inputs, refractory=False)
-            space = replace(space, fixed=replace(space.fixed, refractory=False))
-        else:
-            # A code after the CR (or undated) may be a later failure: the spec does not say
-            # that the CR decides over it, so it stands and the conflict is named.
-            overruled.append(
-                f"{codes}: refractory disease recorded after the day-28 CR or undated; it is "
-                "kept (check the record)"
-            )
+        after = latest is None or latest > response.marrows[28].value.date
+        overruled.append(
+            f"{codes}: not read as refractory, CR on day 28 is documented"
+            + (" (the code is undated or recorded after the CR: check the record)" if after else "")
+        )
+        inputs = replace(inputs, refractory=False)
+        space = replace(space, fixed=replace(space.fixed, refractory=False))
     if failed:
         # §7: induction failure is refractory disease → PATH-1.
         space = replace(space, fixed=replace(space.fixed, refractory=True))
