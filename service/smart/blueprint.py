@@ -70,8 +70,6 @@ def create_smart_blueprint(config: SmartConfig, assess: Assess, engine: Engine) 
 
     `engine` is the service's database, where the sessions live.
     """
-    if config.allowed_issuers and not config.redirect_url:
-        raise ValueError("redirect_url is required when issuers are allowed")
     store = SessionStore(config.session_secret, engine)
     allowed = {i.rstrip("/") for i in config.allowed_issuers}
     csp = _CSP + config.frame_ancestors
