@@ -22,7 +22,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 import jwt
 import requests
@@ -33,7 +32,7 @@ from sqlalchemy.engine import Engine
 from cds_hooks.errors import Unauthorized
 from cds_hooks.feedback import insert_ignoring_duplicates
 from cds_hooks.models import is_http_url
-from cds_hooks.servers import LOOPBACK, NONE, FhirServers
+from cds_hooks.servers import LOOPBACK, NONE, FhirServers, origin
 
 logger = logging.getLogger(__name__)
 
@@ -237,22 +236,12 @@ def _verification_key(raw: Mapping[str, Any], alg: str) -> Any:
         raise TokenRefused("key", "unusable JWK") from None
 
 
-def _origin(url: object) -> str | None:
-    """`scheme://host[:port]` of an absolute http(s) URL, else None."""
-    if not is_http_url(url):
-        return None
-    parts = urlsplit(str(url))
-    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
-
-
 def _names_pinned_keys(issuer: TrustedIssuer, jku: object) -> bool:
     """A `jku` on the issuer's own origin, when its keys are pinned: never fetched, so allowed.
 
     The CDS Hooks sandbox sends its own `jku`; a pinned issuer need not repeat it in the list.
     """
-    return (
-        issuer.jwks is not None and _origin(jku) is not None and _origin(jku) == _origin(issuer.iss)
-    )
+    return issuer.jwks is not None and is_http_url(jku) and origin(str(jku)) == origin(issuer.iss)
 
 
 def _is_number(value: object) -> bool:

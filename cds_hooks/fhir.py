@@ -32,6 +32,7 @@ from cds_hooks.errors import (
 )
 from cds_hooks.metrics import observe_fhir_read
 from cds_hooks.models import shape_problem
+from cds_hooks.servers import origin
 
 logger = logging.getLogger(__name__)
 
@@ -45,11 +46,6 @@ _QUERY_VALUE_SAFE = "-._~%+,"
 # One FHIR answer; larger ones are refused rather than parsed (bounded memory and CPU).
 MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 _CHUNK = 64 * 1024
-
-
-def _origin(url: str) -> tuple[str, str]:
-    parts = urlsplit(url)
-    return parts.scheme.lower(), parts.netloc.lower()
 
 
 def encode_query(url: str) -> str:
@@ -208,7 +204,7 @@ class FhirClient:
         return url
 
     def _checked(self, url: str) -> str:
-        if _origin(url) != _origin(self.base_url):
+        if origin(url) != origin(self.base_url):
             raise FhirInvalidResponse("refusing a URL on another origin than the FHIR server")
         return encode_query(url)
 

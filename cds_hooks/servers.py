@@ -34,6 +34,12 @@ def normalise_base(url: str) -> str | None:
     return f"{scheme}://{netloc}{parts.path.rstrip('/')}"
 
 
+def origin(url: str) -> str:
+    """`scheme://host[:port]` of `url`, in lower case: what two URLs must share to be one origin."""
+    parts = urlsplit(url)
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+
+
 def is_loopback(url: str) -> bool:
     """True for `localhost` and canonical loopback addresses (127.x.y.z, [::1]) only; other
     spellings (2130706433, 0x7f.1, 127.1) are not recognised, so they are denied."""

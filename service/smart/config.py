@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
-from cds_hooks.servers import is_loopback
+from cds_hooks.servers import is_loopback, origin
 
 # What the app reads (fhir-contract.md); Patient for the banner and birth date.
 RESOURCE_TYPES: tuple[str, ...] = ("Patient", "Condition", "Observation", "Procedure", "CarePlan")
@@ -72,7 +72,7 @@ class SmartConfig:
     @property
     def frame_ancestors(self) -> str:
         """The CSP `frame-ancestors` value: the origins of the allowed EHRs, or 'none'."""
-        found = dict.fromkeys(_shown_origin(i) for i in self.allowed_issuers)
+        found = dict.fromkeys(origin(i) for i in self.allowed_issuers)
         return " ".join(found) or "'none'"
 
     def requested_scopes(self, *, ehr_launch: bool) -> str:
@@ -81,8 +81,3 @@ class SmartConfig:
         parts = ["launch" if ehr_launch else "launch/patient", *self.scopes.split()]
         parts += [f"patient/{t}.{suffix}" for t in RESOURCE_TYPES]
         return " ".join(dict.fromkeys(parts))  # keep order, drop duplicates
-
-
-def _shown_origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc.lower()}"
