@@ -10,6 +10,8 @@ import uuid
 from datetime import date, timedelta
 from typing import Any
 
+from service.engine import KEY_TYPES
+
 CONCEPT = "urn:relapse-all-cds:concept"
 AS_OF = date(2026, 11, 22)
 DIAGNOSIS = date(2016, 1, 10)
@@ -147,18 +149,20 @@ def searchset(resources: list[Resource]) -> Resource:
     }
 
 
-def prefetch_of(resources: list[Resource]) -> dict[str, Any]:
-    """The prefetch an EHR would send for our templates."""
+def prefetch_of(resources: list[Resource], **keys: Any) -> dict[str, Any]:
+    """The prefetch an EHR would send for the patient-view templates: every key with the
+    resources of the type it reads; `keys` replace some (None: no data; an OperationOutcome)."""
+    unknown = set(keys) - set(KEY_TYPES)
+    if unknown:
+        raise ValueError(f"not patient-view prefetch keys: {sorted(unknown)}")
     by_type: dict[str, list[Resource]] = {}
     for resource in resources:
         by_type.setdefault(resource["resourceType"], []).append(resource)
-    return {
-        "patient": by_type["Patient"][0],
-        "conditions": searchset(by_type.get("Condition", [])),
-        "observations": searchset(by_type.get("Observation", [])),
-        "procedures": searchset(by_type.get("Procedure", [])),
-        "careplans": searchset(by_type.get("CarePlan", [])),
+    found: dict[str, Any] = {
+        key: by_type[kind][0] if key == "patient" else searchset(by_type.get(kind, []))
+        for key, kind in KEY_TYPES.items()
     }
+    return found | keys
 
 
 def collection(resources: list[Resource]) -> Resource:

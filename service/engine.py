@@ -29,7 +29,9 @@ KEY_LABELS: dict[str, str] = {
     "conditions": "Conditions (diagnosis, relapse, sites, HSCT)",
     "observations": "Observations (MRD, marrow blasts, karyotype, genomics)",
     "procedures": "Procedures (HSCT, end of frontline therapy)",
-    "careplans": "CarePlans (frontline therapy dates)",
+    "careplans": "CarePlans (frontline therapy dates, reinduction day 0)",
+    "medications": "MedicationRequests (reinduction drugs ordered: day 0)",
+    "administrations": "MedicationAdministrations (reinduction drugs given: day 0)",
 }
 
 
@@ -42,20 +44,44 @@ RESPONSE_OBSERVATION_SETS = (
 )
 
 
+PATIENT_ID = "{{context.patientId}}"
+# Reinduction drugs ordered and given date day 0 (fhir-contract.md, "Reinduction"): one key per
+# type, as one R4 search cannot return both; unfiltered, as a contained or referenced Medication
+# may be what names the drug. The order-sign hook reads the same two keys.
+DRUG_KEYS = {"medications": "MedicationRequest", "administrations": "MedicationAdministration"}
+# Each prefetch key and the resource type it reads, in the order discovery lists them.
+KEY_TYPES: dict[str, str] = {
+    "patient": "Patient",
+    "conditions": "Condition",
+    "observations": "Observation",
+    "procedures": "Procedure",
+    "careplans": "CarePlan",
+    **DRUG_KEYS,
+}
+# What the engine reads (the SMART app asks to read exactly these types).
+RESOURCE_TYPES = tuple(KEY_TYPES.values())
+
+
+def patient_search(resource_type: str, codes: Iterable[tuple[str, str]] | None = None) -> str:
+    """An R4 search for the patient's resources of one type, with `code` when `codes` is given."""
+    query = f"{resource_type}?patient={PATIENT_ID}"
+    return query if codes is None else query + "&code=" + ",".join(f"{s}|{c}" for s, c in codes)
+
+
+def drug_templates() -> dict[str, str]:
+    return {key: patient_search(resource_type) for key, resource_type in DRUG_KEYS.items()}
+
+
 def prefetch_templates(codes: CodeSets) -> dict[str, str]:
     """Prefetch templates (valid R4 searches) generated from the configured code sets."""
     # The risk assessment's codes, and what the response to reinduction reads (risk-schemes §7;
     # fhir-contract.md: blood counts within this key's code list).
-    observation_codes = ",".join(
-        f"{system}|{code}" for system, code in codes.observation_codes(RESPONSE_OBSERVATION_SETS)
-    )
-    patient = "{{context.patientId}}"
+    filters = {"observations": codes.observation_codes(RESPONSE_OBSERVATION_SETS)}
     return {
-        "patient": f"Patient/{patient}",
-        "conditions": f"Condition?patient={patient}",
-        "observations": f"Observation?patient={patient}&code={observation_codes}",
-        "procedures": f"Procedure?patient={patient}",
-        "careplans": f"CarePlan?patient={patient}",
+        key: f"Patient/{PATIENT_ID}"
+        if key == "patient"
+        else patient_search(resource_type, filters.get(key))
+        for key, resource_type in KEY_TYPES.items()
     }
 
 

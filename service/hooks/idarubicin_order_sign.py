@@ -14,6 +14,7 @@ from mappings.codesets import ORDER_OBSERVATION_SETS, CodeSets
 from mappings.fhirjson import ref
 from mappings.orders import read_drafts, read_record
 from service.domain.orders import Finding, check_order, unreadable_order
+from service.engine import PATIENT_ID, drug_templates, patient_search
 from service.hooks.base import HookEnv, HookModule
 from service.order_cards import SERVICE_ID, order_cards
 
@@ -30,21 +31,15 @@ KEY_LABELS = {
 
 def prefetch_templates(codes: CodeSets) -> dict[str, str]:
     """Valid R4 searches, the Observation and Procedure codes from the configured code sets."""
-    patient = "{{context.patientId}}"
-    observation_codes = ",".join(
-        f"{system}|{code}" for system, code in codes.observation_codes(ORDER_OBSERVATION_SETS)
-    )
-    start_codes = ",".join(
-        f"{system}|{code}" for system, code in codes.observation_codes(("reinduction_start",))
-    )
     return {
-        "patient": f"Patient/{patient}",
-        "conditions": f"Condition?patient={patient}",
-        "careplans": f"CarePlan?patient={patient}",
-        "procedures": f"Procedure?patient={patient}&code={start_codes}",
-        "observations": f"Observation?patient={patient}&code={observation_codes}",
-        "medications": f"MedicationRequest?patient={patient}",
-        "administrations": f"MedicationAdministration?patient={patient}",
+        "patient": f"Patient/{PATIENT_ID}",
+        "conditions": patient_search("Condition"),
+        "careplans": patient_search("CarePlan"),
+        "procedures": patient_search("Procedure", codes.observation_codes(("reinduction_start",))),
+        "observations": patient_search(
+            "Observation", codes.observation_codes(ORDER_OBSERVATION_SETS)
+        ),
+        **drug_templates(),
     }
 
 

@@ -11,7 +11,7 @@ from cds_hooks.discovery import Handler
 from cds_hooks.models import Card, HookRequest
 from cds_hooks.prefetch import Prefetched
 from service.cards import build_cards
-from service.engine import REQUIRED_KEYS, assess_resources, prefetch_templates
+from service.engine import REQUIRED_KEYS, RESOURCE_TYPES, assess_resources, prefetch_templates
 from service.hooks.base import HookEnv, HookModule
 
 
@@ -49,7 +49,7 @@ HOOK = HookModule(
     handler=_handler,
     required_keys=REQUIRED_KEYS,
     usage_requirements=(
-        "Grant read access to Patient, Condition, Observation, Procedure and CarePlan; "
+        f"Grant read access to {', '.join(RESOURCE_TYPES[:-1])} and {RESOURCE_TYPES[-1]}; "
         "code relapse Conditions with an onset date and body sites."
     ),
 )

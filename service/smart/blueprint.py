@@ -23,8 +23,8 @@ from werkzeug.wrappers import Response as BaseResponse
 from cds_hooks.errors import FhirAuthError, FhirError, FhirNotFound, FhirTimeout, http_status
 from cds_hooks.fhir import FhirClient
 from cds_hooks.models import is_fhir_id
-from service.engine import KEY_LABELS, REQUIRED_KEYS, EngineResult
-from service.smart.config import RESOURCE_TYPES, SmartConfig, secure_endpoint, valid_url
+from service.engine import KEY_LABELS, REQUIRED_KEYS, RESOURCE_TYPES, EngineResult
+from service.smart.config import SmartConfig, secure_endpoint, valid_url
 from service.smart.sessions import COOKIE, Context, Pending, Session, SessionStore
 from service.smart.view import SECTION_IDS, SECTIONS, build_page, opening_view
 

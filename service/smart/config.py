@@ -7,9 +7,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from cds_hooks.servers import is_loopback, origin
-
-# What the app reads (fhir-contract.md); Patient for the banner and birth date.
-RESOURCE_TYPES: tuple[str, ...] = ("Patient", "Condition", "Observation", "Procedure", "CarePlan")
+from service.engine import RESOURCE_TYPES  # what the app reads: the engine's searches
 
 
 def _secure(url: str, *, forbidden: str) -> bool:

@@ -12,7 +12,7 @@ from service.cards import ADDITION_TEXT, plan_words, response_words, scheme_name
 from service.domain.assessment import Assessment
 from service.domain.evidence import BY_ID
 from service.domain.schemes import get_scheme
-from service.smart.config import RESOURCE_TYPES
+from service.engine import RESOURCE_TYPES
 from service.smart.timeline import Timeline, build_timeline, format_mrd
 
 SECTIONS: tuple[tuple[str, str], ...] = (

@@ -69,6 +69,8 @@ def test_discovery_lists_the_service(service_url: str) -> None:
     prefetch = services[0]["prefetch"]
     assert prefetch["patient"] == "Patient/{{context.patientId}}"
     assert prefetch["observations"].startswith("Observation?patient={{context.patientId}}&code=")
+    assert prefetch["administrations"] == "MedicationAdministration?patient={{context.patientId}}"
+    assert prefetch["medications"] == "MedicationRequest?patient={{context.patientId}}"
 
 
 def test_fetch_path_equals_full_prefetch(

@@ -6,6 +6,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from bench.data import prefetch_of
 from service.app import create_app
 from service.demo.catalog import demo_patients
 from service.settings import Settings
@@ -14,25 +15,11 @@ from service.settings import Settings
 def _cards(settings: Settings) -> list[dict[str, Any]]:
     patient = demo_patients()[0]
     resources = [e["resource"] for e in patient.bundle["entry"]]
-    by_type: dict[str, list[dict[str, Any]]] = {}
-    for resource in resources:
-        by_type.setdefault(resource["resourceType"], []).append(resource)
-
-    def searchset(kind: str) -> dict[str, Any]:
-        entries = [{"resource": r} for r in by_type.get(kind, [])]
-        return {"resourceType": "Bundle", "type": "searchset", "entry": entries}
-
     body = {
         "hook": "patient-view",
         "hookInstance": str(uuid.uuid4()),
         "context": {"patientId": patient.patient_id, "userId": "Practitioner/u1"},
-        "prefetch": {
-            "patient": by_type["Patient"][0],
-            "conditions": searchset("Condition"),
-            "observations": searchset("Observation"),
-            "procedures": searchset("Procedure"),
-            "careplans": searchset("CarePlan"),
-        },
+        "prefetch": prefetch_of(resources),
     }
     response = create_app(settings).test_client().post("/cds-services/relapsed-all-risk", json=body)
     assert response.status_code == 200, response.get_data(as_text=True)

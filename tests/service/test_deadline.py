@@ -5,11 +5,10 @@ from __future__ import annotations
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from bench.data import synthetic_record
+from bench.data import prefetch_of, synthetic_record
 from cds_hooks.prefetch import Prefetched
 from service.app import create_app
 from service.settings import Settings
@@ -19,9 +18,6 @@ def test_a_record_that_takes_past_the_deadline_is_503_not_a_late_answer(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     record = synthetic_record(600, patient="p1")
-    by_type: dict[str, list[dict[str, Any]]] = {}
-    for resource in record:
-        by_type.setdefault(resource["resourceType"], []).append(resource)
     app = create_app(Settings(auth="none", database_url=f"sqlite:///{tmp_path / 'db'}"))
     # The clock jumps 10 minutes once the mapping has started: its next check must stop it.
     real = time.monotonic
@@ -39,20 +35,9 @@ def test_a_record_that_takes_past_the_deadline_is_503_not_a_late_answer(
         "hook": "patient-view",
         "hookInstance": str(uuid.uuid4()),
         "context": {"patientId": "p1", "userId": "Practitioner/u1"},
-        "prefetch": {
-            "patient": by_type["Patient"][0],
-            "conditions": _searchset(by_type["Condition"]),
-            "observations": _searchset(by_type["Observation"]),
-            "procedures": None,
-            "careplans": None,
-        },
+        "prefetch": prefetch_of(record),
     }
     response = app.test_client().post("/cds-services/relapsed-all-risk", json=body)
     assert response.status_code == 503
     assert response.get_json()["error"] == "deadline_passed"
     assert len(started) >= 2
-
-
-def _searchset(resources: list[dict[str, Any]]) -> dict[str, Any]:
-    entries = [{"resource": r} for r in resources]
-    return {"resourceType": "Bundle", "type": "searchset", "entry": entries}

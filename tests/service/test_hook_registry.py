@@ -42,6 +42,37 @@ def test_discovery_lists_every_registered_service(tmp_path: Path) -> None:
         assert set(service["prefetch"]) >= hook.required_keys
 
 
+def test_both_hooks_read_the_reinduction_drugs_with_the_same_two_searches(tmp_path: Path) -> None:
+    # fhir-contract.md, "Reinduction": day 0 from the first reinduction drug given, else ordered;
+    # one R4 search cannot return MedicationAdministration and MedicationRequest together.
+    services = _client(tmp_path).get("/cds-services").get_json()["services"]
+    drugs = {
+        "medications": "MedicationRequest?patient={{context.patientId}}",
+        "administrations": "MedicationAdministration?patient={{context.patientId}}",
+    }
+    by_hook = {s["hook"]: s["prefetch"] for s in services}
+    assert list(by_hook["patient-view"]) == [
+        "patient",
+        "conditions",
+        "observations",
+        "procedures",
+        "careplans",
+        "medications",
+        "administrations",
+    ]
+    for prefetch in by_hook.values():
+        assert {k: prefetch[k] for k in drugs} == drugs
+    usage = next(s for s in services if s["hook"] == "patient-view")["usageRequirements"]
+    assert "MedicationRequest and MedicationAdministration" in usage
+
+
+def test_openapi_names_every_prefetch_key(tmp_path: Path) -> None:
+    spec = json.loads(OPENAPI)
+    named = spec["components"]["schemas"]["HookRequest"]["properties"]["prefetch"]["properties"]
+    services = _client(tmp_path).get("/cds-services").get_json()["services"]
+    assert {k for s in services for k in s.get("prefetch", {})} <= set(named)
+
+
 def test_openapi_lists_every_registered_service() -> None:
     spec = json.loads(OPENAPI)
     examples = spec["components"]["parameters"]["ServiceId"]["examples"]

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from werkzeug.test import TestResponse
 
+from bench.data import prefetch_of
 from service.app import create_app
 from service.domain.timing import before_months
 from service.settings import Settings
@@ -32,26 +33,11 @@ def _hook(resource_id: str, field: str, value: Any) -> dict[str, Any]:
     for resource in resources:
         if resource["id"] == resource_id:
             resource[field] = value
-    by_type: dict[str, list[dict[str, Any]]] = {}
-    for resource in resources:
-        by_type.setdefault(resource["resourceType"], []).append(resource)
-
-    def bundle(kind: str) -> dict[str, Any]:
-        entries = [{"resource": r} for r in by_type.get(kind, [])]
-        return {"resourceType": "Bundle", "type": "searchset", "entry": entries}
-
-    patient = by_type["Patient"][0]
     return {
         "hook": "patient-view",
         "hookInstance": str(uuid.uuid4()),
         "context": {"patientId": PATIENT, "userId": "Practitioner/u1"},
-        "prefetch": {
-            "patient": patient,
-            "conditions": bundle("Condition"),
-            "observations": bundle("Observation"),
-            "procedures": bundle("Procedure"),
-            "careplans": bundle("CarePlan"),
-        },
+        "prefetch": prefetch_of(resources),
     }
 
 

@@ -7,6 +7,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from bench.data import prefetch_of
 from service.app import create_app
 from service.settings import Settings
 
@@ -30,17 +31,7 @@ def _call(tmp_path: Path, *conditions: dict[str, Any], observations: Any = None)
         "hook": "patient-view",
         "hookInstance": str(uuid.uuid4()),
         "context": {"patientId": "p", "userId": "Practitioner/u1"},
-        "prefetch": {
-            "patient": PATIENT,
-            "conditions": {
-                "resourceType": "Bundle",
-                "type": "searchset",
-                "entry": [{"resource": c} for c in conditions],
-            },
-            "observations": observations,
-            "procedures": None,
-            "careplans": None,
-        },
+        "prefetch": prefetch_of([PATIENT, *conditions], observations=observations),
     }
     response = app.test_client().post("/cds-services/relapsed-all-risk", json=body)
     assert response.status_code == 200

@@ -89,7 +89,16 @@ def test_launch_sends_pkce_state_aud_and_scopes_and_keeps_tokens_off_the_browser
     assert query["aud"] == [stack.iss]
     # Only what the app uses: no openid/fhirUser (a launcher loops at a login the app does not
     # need), no offline_access (the app refreshes no token).
-    reads = ("Patient", "Condition", "Observation", "Procedure", "CarePlan")
+    # Every type the engine searches, the reinduction drugs (day 0) included.
+    reads = (
+        "Patient",
+        "Condition",
+        "Observation",
+        "Procedure",
+        "CarePlan",
+        "MedicationRequest",
+        "MedicationAdministration",
+    )
     assert query["scope"][0].split() == ["launch", *(f"patient/{t}.rs" for t in reads)]
     assert final.status_code == 200
     assert "access_token" not in final.text
