@@ -13,7 +13,7 @@ from typing import Any
 from mappings.codesets import CodeSets, normalise_system
 from mappings.fhirjson import as_dict, as_list, as_str, codings, full_date, has_words, ref
 from service.domain.inputs import Lineage, Site
-from service.domain.orders import Day0Candidate, day0_after
+from service.domain.orders import Day0Candidate, SiteDisease, day0_after
 
 HISTOLOGY_EXTENSION = (
     "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-histology-morphology-behavior"
@@ -49,6 +49,8 @@ class ConditionFacts:
     refractory: bool
     hsct: bool
     verification: str | None = None  # condition-ver-status code
+    # clinicalStatus active/recurrence/relapse and not coded "in remission": names disease now.
+    involved: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +202,8 @@ def read_condition(resource: Mapping[str, Any], codes: CodeSets) -> ConditionFac
         not_in_remission=codes.match("not_in_remission", code_only) is not None,
         refractory=codes.match("refractory", code_only) is not None,
         hsct=codes.match("hsct_condition", code_only) is not None,
+        involved=codes.match("involved_status", status) is not None
+        and codes.match("in_remission", code_only) is None,
         verification=next(
             (
                 as_str(c.get("code"))
@@ -209,6 +213,20 @@ def read_condition(resource: Mapping[str, Any], codes: CodeSets) -> ConditionFac
             None,
         ),
     )
+
+
+def site_disease(c: ConditionFacts) -> SiteDisease | None:
+    """The extramedullary sites a Condition of the leukaemia names as involved, dated as the
+    relapse mapping dates it: a relapse Condition by its onset, any other by onset, else
+    recordedDate (fhir-contract.md, "Extramedullary disease at day 28"). Marrow is left to the
+    blasts; a differential diagnosis does not count, as for the relapse."""
+    if not c.is_all or not c.involved or c.verification == "differential":
+        return None
+    when = c.onset if c.relapse_code or c.relapse_status else c.date
+    sites = (c.sites.sites or frozenset()) - {Site.MARROW}
+    if when is None or not sites:
+        return None
+    return SiteDisease(frozenset(sites), when, c.ref, c.verification not in UNCONFIRMED)
 
 
 def _episodes(

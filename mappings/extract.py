@@ -359,6 +359,7 @@ def extract(
         warnings=tuple(dict.fromkeys(warnings)),
         ignored=rec.ignored,
         day0_candidates=candidates,
+        site_disease=tuple(d for f in facts if (d := cond.site_disease(f)) is not None),
     )
 
 

@@ -217,6 +217,9 @@ def read_record(
         unread=tuple(unread),
         unread_values=tuple(unread_values),
         unread_conditions=tuple(u for u in inputs.unread if u.startswith("Condition/")),
+        relapse_sites=inputs.sites,
+        relapse_conditions=tuple(inputs.sources.get("relapsed", ())),
+        site_disease=inputs.site_disease,
     )
 
 

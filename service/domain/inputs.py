@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
-from service.domain.orders import Day0Candidate
+from service.domain.orders import Day0Candidate, SiteDisease
 
 
 class Lineage(StrEnum):
@@ -127,3 +127,5 @@ class RelapseInputs:
     ignored: int = 0  # resources of the record that no input reads (not validated)
     # What could date reinduction day 0 (read once: the order checks and the response use it).
     day0_candidates: tuple[Day0Candidate, ...] = ()
+    # Conditions naming extramedullary sites as involved, any date (the response picks day 28).
+    site_disease: tuple[SiteDisease, ...] = ()

@@ -13,7 +13,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:  # inputs imports this module (Day0Candidate)
+    from service.domain.inputs import Site
 
 DOSE = "ORD-IDA-DOSE"
 COUNTS = "ORD-IDA-COUNTS"
@@ -60,6 +63,17 @@ class Unread:
     kind: str  # "marrow_blasts", "anc", "platelets", "circulating_blasts"
     date: date | None
     source: str  # `Type/id` (several, comma-separated, for results that disagree)
+
+
+@dataclass(frozen=True, slots=True)
+class SiteDisease:
+    """A Condition of the leukaemia that names extramedullary sites as involved, dated as the
+    relapse mapping dates Conditions (fhir-contract.md, "Extramedullary disease at day 28")."""
+
+    sites: frozenset[Site]  # cns / testis / other: never marrow (the blasts judge the marrow)
+    date: date
+    source: str  # `Type/id`
+    confirmed: bool = True  # False: verification status unconfirmed or provisional
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +126,11 @@ class OrderRecord:
     unread_values: tuple[Unread, ...] = ()  # of those, the dated values the response reads
     # Conditions that could not be read: they could make (or unmake) a first relapse.
     unread_conditions: tuple[str, ...] = ()
+    # The first relapse's sites (None: none documented) and Conditions, and the Conditions that
+    # name extramedullary disease (day 28, risk-schemes §7).
+    relapse_sites: frozenset[Site] | None = None
+    relapse_conditions: tuple[str, ...] = ()
+    site_disease: tuple[SiteDisease, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,9 +3,12 @@
 Day 0 is read as for the order-sign checks (`orders.reinduction_day0`); the marrows of days 7, 14
 and 28 are the blast percentages dated in the §7 windows, the nearest the nominal day (a tie: the
 later); CR on day 28 is `RESP-CR2` on the day-28 marrow with counts and circulating blasts within 3
-days of it (extramedullary disease is not read: not documented = none). A value
-that could not be read where it would be the one read (as near the nominal day or the day-28
-marrow as the one read, or undated) leaves that reading unknown and is named, never dropped.
+days of it, and no extramedullary disease: a Condition dated in the day-28 window that names a
+relapse site as involved is disease still documented (a failure); one naming only another site
+means no CR2 but is not read as a failure (review). Observations are not read for it: the
+contract names no code for "site still involved". A value that could not be read where it would
+be the one read (as near the nominal day or the day-28 marrow as the one read, or undated) leaves
+that reading unknown and is named, never dropped.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from itertools import product
 
-from service.domain.orders import Day0, OrderRecord, Unread, Value, reinduction_day0
+from service.domain.inputs import Site
+from service.domain.orders import Day0, OrderRecord, SiteDisease, Unread, Value, reinduction_day0
 from service.domain.sites import blast_grade
 
 RER, SER, FAIL, PENDING, INDETERMINATE = "RER", "SER", "FAIL", "pending", "indeterminate"
@@ -26,15 +30,24 @@ CR2_ANC = Decimal(750)  # /µL
 CR2_PLATELETS = Decimal(75_000)  # /µL
 COUNTS_WITHIN_DAYS = 3
 GRADES = ("M1", "M2", "M3")
-NOT_DOCUMENTED_NOTE = (
-    "Circulating blasts and extramedullary disease are not documented: read as none (§7)."
+_EMD_NONE = (
+    "no Condition dated in the day-28 window names a relapse site as involved (Observations are "
+    "not read for it: the FHIR contract names no code for a site still involved)"
 )
-EMD_NOT_DOCUMENTED_NOTE = "Extramedullary disease is not documented: read as none (§7)."
+NOT_DOCUMENTED_NOTE = (
+    f"Circulating blasts are not documented and {_EMD_NONE}: both read as none (§7)."
+)
+EMD_NOT_DOCUMENTED_NOTE = f"Extramedullary disease: {_EMD_NONE}; read as none (§7)."
 BLASTS_NOTE = (
     "Circulating blasts within 3 days of the day-28 marrow: no CR on day 28 (RESP-CR2), but with "
     "an M1 marrow not read as a failure (§7: that needs an M2/M3 marrow or extramedullary "
     "disease documented)."
 )
+BLASTS_MISSING = (
+    "a finding that decides between CR and failure (circulating blasts with an M1 day-28 marrow "
+    "and no extramedullary disease documented: review the record)"
+)
+SITE_WORDS = {Site.CNS: "CNS", Site.TESTIS: "testis", Site.OTHER: "other extramedullary site"}
 OVERLAP_NOTE = (
     "M1 on day 7, then M2/M3 on day 14: both definitions fit; read as SER, the slower (§7)."
 )
@@ -47,6 +60,51 @@ class Marrow:
 
 
 @dataclass(frozen=True, slots=True)
+class Counts:
+    """The blood values read for RESP-CR2: nearest the day-28 marrow within 3 days (None: not
+    documented there). ANC and platelets per µL, circulating blasts in percent."""
+
+    anc: Value | None = None
+    platelets: Value | None = None
+    circulating_blasts: Value | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            name: None
+            if v is None
+            else {
+                "value": _number(v.value),
+                "unit": unit,
+                "date": v.date.isoformat(),
+                "source": v.source,
+            }
+            for name, v, unit in (
+                ("anc", self.anc, "/uL"),
+                ("platelets", self.platelets, "/uL"),
+                ("circulating_blasts", self.circulating_blasts, "%"),
+            )
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Disease:
+    """A Condition dated in the day-28 window naming extramedullary sites as involved; `at_relapse`:
+    the relapse sites among them."""
+
+    found: SiteDisease
+    at_relapse: frozenset[Site]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "sites": sorted(self.found.sites),
+            "relapse_sites": sorted(self.at_relapse),
+            "date": self.found.date.isoformat(),
+            "source": self.found.source,
+            "confirmed": self.found.confirmed,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Response:
     day0: Day0
     marrows: dict[int, Marrow]  # nominal day (7, 14, 28) → the marrow read for it
@@ -55,6 +113,8 @@ class Response:
     rule: str
     missing: tuple[str, ...] = ()  # what would decide a pending or indeterminate response
     notes: tuple[str, ...] = ()
+    counts: Counts | None = None  # read once a day-28 marrow is read
+    disease: tuple[Disease, ...] = ()  # extramedullary disease documented at day 28
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -67,7 +127,13 @@ class Response:
             "rule": self.rule,
             "missing": list(self.missing),
             "notes": list(self.notes),
+            "counts": None if self.counts is None else self.counts.to_json(),
+            "extramedullary": [d.to_json() for d in self.disease],
         }
+
+
+def _number(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() else float(value)
 
 
 def _key(d: date, target: date) -> tuple[int, int]:
@@ -130,6 +196,55 @@ def early_response(day7: str, day14: str) -> str:
     return RER  # day 14 M1 after day 7 M1 or M2
 
 
+def _day28_disease(record: OrderRecord, day0: date, as_of: date) -> tuple[Disease, ...]:
+    """The Conditions dated in the day-28 window (by as-of) that name extramedullary sites as
+    involved; never a Condition of the relapse itself (it is dated before day 0 anyway)."""
+    low, high = WINDOWS[28]
+    relapse_sites = record.relapse_sites or frozenset()
+    return tuple(
+        Disease(d, d.sites & relapse_sites)
+        for d in sorted(record.site_disease, key=lambda d: (d.date, d.source))
+        if low <= (d.date - day0).days <= high
+        and d.date <= as_of
+        and d.source not in record.relapse_conditions
+    )
+
+
+def _sites_words(sites: frozenset[Site]) -> str:
+    return ", ".join(SITE_WORDS.get(s, s) for s in sorted(sites))
+
+
+def _disease_note(d: Disease) -> str:
+    where = f"{_sites_words(d.found.sites)} ({d.found.source}, {d.found.date.isoformat()})"
+    if not d.found.confirmed:
+        return f"Extramedullary disease at day 28 not confirmed (verification status): {where}."
+    if d.at_relapse:
+        return (
+            f"Extramedullary disease still documented at day 28: {where}; a relapse site: no CR "
+            "on day 28 (RESP-CR2), induction failure (RESP-FAIL, §7)."
+        )
+    return (
+        f"Extramedullary disease documented at day 28 at a site not recorded among the relapse's "
+        f"sites: {where}: no CR on day 28 (RESP-CR2); not read as a failure, which needs a "
+        "relapse site still involved (§7): review the record."
+    )
+
+
+def _disease_missing(disease: tuple[Disease, ...]) -> tuple[str, ...]:
+    """What would decide when the extramedullary disease documented does not (most severe
+    first): a site not among the relapse's, or an unconfirmed finding."""
+    elsewhere = [d.found.source for d in disease if d.found.confirmed and not d.at_relapse]
+    if elsewhere:
+        return (
+            "review of extramedullary disease at day 28 at a site not recorded at the relapse "
+            f"({', '.join(elsewhere)})",
+        )
+    unconfirmed = [d.found.source for d in disease if not d.found.confirmed]
+    if unconfirmed:
+        return (f"confirmation of extramedullary disease at day 28 ({', '.join(unconfirmed)})",)
+    return ()
+
+
 def read_response(record: OrderRecord, as_of: date) -> Response | None:
     """The response to reinduction of a first relapse, or None when no reinduction is read."""
     if not record.relapsed or record.relapse_count != 1:
@@ -145,22 +260,35 @@ def read_response(record: OrderRecord, as_of: date) -> Response | None:
             hidden[day] = hiding
         elif marrow is not None:
             marrows[day] = marrow
+    disease = _day28_disease(record, day0.date, as_of)
+    disease_notes = tuple(_disease_note(d) for d in disease)
+    # Documented disease rules CR2 out, but a response still waits for its day-28 marrow (§7).
+    no_cr2 = False if any(d.found.confirmed for d in disease) else None
     day28 = marrows.get(28)
     if 28 in hidden:
         missing: tuple[str, ...] = (_unread_words("day-28 marrow", hidden[28]),)
-        return Response(day0, marrows, INDETERMINATE, None, "RESP-CR2", missing)
+        return Response(
+            day0,
+            marrows,
+            INDETERMINATE,
+            no_cr2,
+            "RESP-CR2",
+            missing,
+            disease_notes,
+            disease=disease,
+        )
     if day28 is None:
         late = (as_of - day0.date).days > WINDOWS[28][1]
         return Response(
             day0,
             marrows,
             INDETERMINATE if late else PENDING,
-            None,
+            no_cr2,
             "RESP-CR2",
             ("day-28 marrow",),
+            disease_notes,
+            disease=disease,
         )
-    if day28.grade != "M1":
-        return Response(day0, marrows, FAIL, False, "RESP-FAIL")
     at = day28.value.date
     anc, anc_hiding = _nearest(record.anc, _kind(record, "anc"), at, COUNTS_WITHIN_DAYS)
     platelets, platelets_hiding = _nearest(
@@ -169,11 +297,29 @@ def read_response(record: OrderRecord, as_of: date) -> Response | None:
     blasts, blasts_hiding = _nearest(
         record.circulating_blasts, _kind(record, "circulating_blasts"), at, COUNTS_WITHIN_DAYS
     )
+    counts = Counts(anc, platelets, blasts)
+
+    def response(
+        cls: str,
+        cr2: bool | None,
+        rule: str,
+        missing: tuple[str, ...] = (),
+        notes: tuple[str, ...] = (),
+    ) -> Response:
+        return Response(
+            day0, marrows, cls, cr2, rule, missing, disease_notes + notes, counts, disease
+        )
+
+    still = any(d.found.confirmed and d.at_relapse for d in disease)
+    if day28.grade != "M1" or still:
+        # §7: FAIL needs an M2/M3 day-28 marrow or extramedullary disease still documented.
+        return response(FAIL, False, "RESP-FAIL")
+    if disease_missing := _disease_missing(disease):
+        return response(INDETERMINATE, no_cr2, "RESP-CR2", disease_missing)
     if blasts is not None and not blasts_hiding and blasts.value > 0:
-        # RESP-CR2 needs no circulating blasts; the extramedullary disease that would make this
-        # a failure is not read (fhir-contract.md), so it is named for review.
-        missing = ("extramedullary disease at day 28 (not read: review the record)",)
-        return Response(day0, marrows, INDETERMINATE, False, "RESP-CR2", missing, (BLASTS_NOTE,))
+        # RESP-CR2 needs no circulating blasts; with an M1 marrow and no extramedullary disease
+        # documented §7 does not read it as a failure either.
+        return response(INDETERMINATE, False, "RESP-CR2", (BLASTS_MISSING,), (BLASTS_NOTE,))
     if anc_hiding or platelets_hiding or blasts_hiding:
         missing = tuple(
             _unread_words(f"{what} within 3 days of the day-28 marrow", hiding)
@@ -183,12 +329,10 @@ def read_response(record: OrderRecord, as_of: date) -> Response | None:
             )
             if hiding
         )
-        return Response(day0, marrows, INDETERMINATE, None, "RESP-CR2", missing)
+        return response(INDETERMINATE, None, "RESP-CR2", missing)
     if anc is None or platelets is None or anc.value < CR2_ANC or platelets.value < CR2_PLATELETS:
         # Count recovery not shown: never a failure on an M1 marrow (§7).
-        return Response(
-            day0,
-            marrows,
+        return response(
             INDETERMINATE,
             None,
             "RESP-CR2",
@@ -205,7 +349,7 @@ def read_response(record: OrderRecord, as_of: date) -> Response | None:
         cls = next(iter(outcomes.values()))
         if known.get(7) == "M1" and known.get(14) in ("M2", "M3"):
             notes.insert(0, OVERLAP_NOTE)
-        return Response(day0, marrows, cls, True, f"RESP-{cls}", (), tuple(notes))
+        return response(cls, True, f"RESP-{cls}", (), tuple(notes))
     # Only a missing marrow that changes the answer on its own is named.
     deciding = tuple(
         _unread_words(f"day-{day} marrow", hidden[day]) if day in hidden else f"day-{day} marrow"
@@ -217,4 +361,4 @@ def read_response(record: OrderRecord, as_of: date) -> Response | None:
             if a[:i] + a[i + 1 :] == b[:i] + b[i + 1 :]
         )
     )
-    return Response(day0, marrows, INDETERMINATE, True, "RESP-RER/RESP-SER", deciding, tuple(notes))
+    return response(INDETERMINATE, True, "RESP-RER/RESP-SER", deciding, tuple(notes))

@@ -9,8 +9,10 @@ from decimal import Decimal
 import pytest
 
 from service.domain import assess
-from service.domain.orders import Day0Candidate, OrderRecord, Unread, Value
+from service.domain.inputs import Site
+from service.domain.orders import Day0Candidate, OrderRecord, SiteDisease, Unread, Value
 from service.domain.response import (
+    BLASTS_MISSING,
     BLASTS_NOTE,
     EMD_NOT_DOCUMENTED_NOTE,
     NOT_DOCUMENTED_NOTE,
@@ -245,7 +247,7 @@ def test_circulating_blasts_mean_no_cr2_and_never_a_failure_on_an_m1_marrow() ->
     response = read_response(blasts(record({7: "M1", 14: "M1", 28: "M1"}), 3, day=30), LATER)
     assert response is not None
     assert (response.cls, response.cr2, response.rule) == ("indeterminate", False, "RESP-CR2")
-    assert response.missing == ("extramedullary disease at day 28 (not read: review the record)",)
+    assert response.missing == (BLASTS_MISSING,)
     assert response.notes == (BLASTS_NOTE,)
     m3 = read_response(blasts(record({28: "M3"}), 3), LATER)
     assert m3 is not None
@@ -310,6 +312,23 @@ def test_a_response_with_cr_never_changes_a_risk_group() -> None:
         "rule": "RESP-SER",
         "missing": [],
         "notes": [NOT_DOCUMENTED_NOTE],
+        # The values behind RESP-CR2, per µL, with their dates and sources.
+        "counts": {
+            "anc": {
+                "value": 1200,
+                "unit": "/uL",
+                "date": "2019-02-07",
+                "source": "Observation/anc",
+            },
+            "platelets": {
+                "value": 110000,
+                "unit": "/uL",
+                "date": "2019-02-07",
+                "source": "Observation/plt",
+            },
+            "circulating_blasts": None,
+        },
+        "extramedullary": [],
     }
     assert "response" not in without.to_json()
 
@@ -344,3 +363,195 @@ def test_a_refractory_code_after_the_cr_or_undated_is_overruled_and_named(
     overruled = assess(coded, LATER, "bfm", record({7: "M1", 14: "M1", 28: "M1"}))
     assert overruled.pathway.plan != "relapsed_refractory"
     assert any("Condition/later" in w and "after the CR" in w for w in overruled.warnings)
+
+
+# Extramedullary disease at day 28 (fhir-contract.md: a Condition dated in the day-28 window
+# naming a relapse site as still involved; §7: FAIL needs it or an M2/M3 day-28 marrow).
+CNS = frozenset({Site.CNS})
+
+
+def emd(
+    r: OrderRecord,
+    day: int,
+    sites: frozenset[Site] = CNS,
+    *,
+    relapse_sites: frozenset[Site] | None = frozenset({Site.MARROW, Site.CNS}),
+    confirmed: bool = True,
+    source: str = "Condition/emd",
+) -> OrderRecord:
+    """`r` with a Condition naming `sites` as involved on `day` since day 0."""
+    disease = SiteDisease(sites, on(day), source, confirmed)
+    return replace(
+        r,
+        relapse_sites=relapse_sites,
+        relapse_conditions=("Condition/rel",),
+        site_disease=(*r.site_disease, disease),
+    )
+
+
+RECOVERED = {7: "M1", 14: "M1", 28: "M1"}
+
+
+@pytest.mark.parametrize(
+    ("day", "cls"),
+    [
+        pytest.param(24, "RER", id="RESP-CR2-emd-day-24-outside"),
+        pytest.param(25, "FAIL", id="RESP-FAIL-emd-day-25"),
+        pytest.param(35, "FAIL", id="RESP-FAIL-emd-day-35"),
+        pytest.param(36, "RER", id="RESP-CR2-emd-day-36-outside"),
+    ],
+)
+def test_emd_at_a_relapse_site_in_the_day_28_window_is_a_failure(day: int, cls: str) -> None:
+    response = read_response(emd(record(RECOVERED), day), LATER)
+    assert response is not None
+    assert response.cls == cls
+    assert response.cr2 is (cls != "FAIL")
+    assert response.rule == f"RESP-{cls}"
+    assert bool(response.disease) == (cls == "FAIL")
+    if cls == "FAIL":
+        assert response.disease[0].found.source == "Condition/emd"
+        assert response.to_json()["extramedullary"] == [
+            {
+                "sites": ["cns"],
+                "relapse_sites": ["cns"],
+                "date": on(day).isoformat(),
+                "source": "Condition/emd",
+                "confirmed": True,
+            }
+        ]
+        assert any(
+            "still documented at day 28" in n and "Condition/emd" in n for n in response.notes
+        )
+    else:
+        assert response.notes == (NOT_DOCUMENTED_NOTE,)
+
+
+@pytest.mark.parametrize(
+    ("sites", "relapse_sites", "cls", "cr2"),
+    [
+        pytest.param(CNS, frozenset({Site.CNS}), "FAIL", False, id="RESP-FAIL-isolated-cns"),
+        pytest.param(
+            frozenset({Site.TESTIS}),
+            frozenset({Site.MARROW, Site.TESTIS}),
+            "FAIL",
+            False,
+            id="RESP-FAIL-testis",
+        ),
+        pytest.param(
+            frozenset({Site.OTHER}),
+            frozenset({Site.MARROW, Site.OTHER}),
+            "FAIL",
+            False,
+            id="RESP-FAIL-other",
+        ),
+        # A site not among the relapse's: no CR2, but not the "still documented" of §7.
+        pytest.param(
+            CNS, frozenset({Site.MARROW}), "indeterminate", False, id="RESP-CR2-not-a-relapse-site"
+        ),
+        pytest.param(CNS, None, "indeterminate", False, id="RESP-CR2-relapse-sites-unknown"),
+        pytest.param(
+            frozenset({Site.CNS, Site.TESTIS}),
+            frozenset({Site.MARROW, Site.TESTIS}),
+            "FAIL",
+            False,
+            id="RESP-FAIL-one-of-two-sites",
+        ),
+    ],
+)
+def test_emd_counts_as_still_documented_only_at_a_relapse_site(
+    sites: frozenset[Site], relapse_sites: frozenset[Site] | None, cls: str, cr2: bool
+) -> None:
+    response = read_response(emd(record(RECOVERED), 28, sites, relapse_sites=relapse_sites), LATER)
+    assert response is not None
+    assert (response.cls, response.cr2) == (cls, cr2)
+    if cls == "indeterminate":
+        assert response.rule == "RESP-CR2"
+        assert response.missing == (
+            "review of extramedullary disease at day 28 at a site not recorded at the relapse "
+            "(Condition/emd)",
+        )
+        assert any("not read as a failure" in n for n in response.notes)
+
+
+def test_unconfirmed_emd_leaves_cr2_unshown_and_is_never_a_failure() -> None:
+    response = read_response(emd(record(RECOVERED), 28, confirmed=False), LATER)
+    assert response is not None
+    assert (response.cls, response.cr2, response.rule) == ("indeterminate", None, "RESP-CR2")
+    assert response.missing == ("confirmation of extramedullary disease at day 28 (Condition/emd)",)
+
+
+def test_the_relapse_condition_itself_is_never_day_28_disease() -> None:
+    # Even dated in the window (it never is: reinduction starts after the relapse).
+    r = emd(record(RECOVERED), 28, source="Condition/rel")
+    response = read_response(r, LATER)
+    assert response is not None
+    assert (response.cls, response.cr2, response.disease) == ("RER", True, ())
+
+
+def test_emd_decides_without_counts_and_after_as_of_is_not_read() -> None:
+    no_counts = read_response(emd(record(RECOVERED, anc=None, platelets=None), 30), LATER)
+    assert no_counts is not None
+    assert (no_counts.cls, no_counts.cr2) == ("FAIL", False)
+    # Documented after the as-of date: not yet in the record the assessment reads.
+    before = read_response(emd(record(RECOVERED), 30), on(29))
+    assert before is not None
+    assert (before.cls, before.disease) == ("RER", ())
+
+
+def test_emd_without_a_day_28_marrow_waits_for_it_but_rules_out_cr2() -> None:
+    # §7: no day-28 marrow yet → pending, not a failure; the disease is named.
+    response = read_response(emd(record({7: "M1"}), 26), on(30))
+    assert response is not None
+    assert (response.cls, response.cr2, response.missing) == ("pending", False, ("day-28 marrow",))
+    assert any("Condition/emd" in n for n in response.notes)
+
+
+def test_emd_beside_an_m3_marrow_is_named_in_the_failure() -> None:
+    response = read_response(emd(record({28: "M3"}), 28), LATER)
+    assert response is not None
+    assert (response.cls, response.rule) == ("FAIL", "RESP-FAIL")
+    assert any("Condition/emd" in n for n in response.notes)
+
+
+def test_resp_fail_by_emd_is_refractory_and_path1() -> None:
+    a = assess(make_inputs("late", "isolated_marrow"), LATER, "bfm", emd(record(RECOVERED), 28))
+    assert a.pathway.plan == "relapsed_refractory"
+    assert "PATH-1" in a.pathway.rules
+    assert a.to_json()["response"]["class"] == "FAIL"
+
+
+def test_the_counts_behind_cr2_are_kept_with_their_sources() -> None:
+    r = blasts(record(RECOVERED, counts_day=30), 0, day=27)
+    response = read_response(r, LATER)
+    assert response is not None
+    assert response.counts is not None
+    assert response.counts.to_json() == {
+        "anc": {
+            "value": 1200,
+            "unit": "/uL",
+            "date": on(30).isoformat(),
+            "source": "Observation/anc",
+        },
+        "platelets": {
+            "value": 110000,
+            "unit": "/uL",
+            "date": on(30).isoformat(),
+            "source": "Observation/plt",
+        },
+        "circulating_blasts": {
+            "value": 0,
+            "unit": "%",
+            "date": on(27).isoformat(),
+            "source": "Observation/pb",
+        },
+    }
+    # Counts 4 days from the day-28 marrow are not the ones read: not documented (None).
+    far = read_response(record(RECOVERED, counts_day=32), LATER)
+    assert far is not None
+    assert far.counts is not None
+    assert (far.counts.anc, far.counts.platelets) == (None, None)
+    # Before a day-28 marrow there are no counts to judge CR2 by.
+    pending = read_response(record({7: "M1"}), on(30))
+    assert pending is not None
+    assert pending.counts is None
+    assert pending.to_json()["counts"] is None

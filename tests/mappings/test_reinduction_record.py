@@ -6,11 +6,23 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from mappings.codesets import CodeSets
 from mappings.orders import read_record
+from service.domain.inputs import Site
 from service.domain.orders import OrderRecord, Unread
 from service.engine import prefetch_templates
-from tests.service.order_builders import DAY0, anc, day, marrow, quantity, record
+from tests.mappings.builders import CLIN, CM, SCT, cc, condition, diagnosis, patient, relapse
+from tests.service.order_builders import (
+    DAY0,
+    anc,
+    day,
+    marrow,
+    quantity,
+    record,
+    reinduction_plan,
+)
 
 
 def _read(codes: CodeSets, *resources: dict[str, Any]) -> OrderRecord:
@@ -76,3 +88,112 @@ def test_circulating_blasts_are_read_from_loinc_709_6_in_percent(codes: CodeSets
 
 def test_the_prefetch_asks_for_circulating_blasts(codes: CodeSets) -> None:
     assert "http://loinc.org|709-6" in prefetch_templates(codes)["observations"]
+
+
+# Extramedullary disease at day 28 (fhir-contract.md, "Reinduction and its response"): an ALL
+# Condition that stands, clinicalStatus active/recurrence/relapse, naming an extramedullary site.
+CNS_SITE = [cc(SCT, "21483005")]
+
+
+def _disease(rid: str = "emd", status: str | None = "active", **extra: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = {"onsetDateTime": day(28), "bodySite": CNS_SITE, **extra}
+    if status is not None:
+        fields["clinicalStatus"] = cc(CLIN, status)
+    return condition(rid, (SCT, "91857003"), **fields)
+
+
+def _cns_relapse(codes: CodeSets, *resources: dict[str, Any]) -> OrderRecord:
+    rel = relapse("rel", "2026-01-28", "14016003", "21483005") | {
+        "clinicalStatus": cc(CLIN, "relapse")
+    }
+    return read_record(
+        [patient(), diagnosis(), rel, reinduction_plan(), *resources], codes, patient_id="p"
+    )
+
+
+def _unconfirmed(code: str) -> dict[str, Any]:
+    return cc("http://terminology.hl7.org/CodeSystem/condition-ver-status", code)
+
+
+@pytest.mark.parametrize(
+    ("resource", "read"),
+    [
+        pytest.param(_disease(), True, id="active"),
+        pytest.param(_disease(status="recurrence"), True, id="recurrence"),
+        pytest.param(_disease(status="relapse"), True, id="relapse"),
+        pytest.param(_disease(status="remission"), False, id="remission"),
+        pytest.param(_disease(status="resolved"), False, id="resolved"),
+        pytest.param(_disease(status="inactive"), False, id="inactive"),
+        pytest.param(_disease(status=None), False, id="no-clinical-status"),
+        pytest.param(
+            condition(
+                "emd",
+                (CM, "C91.01"),
+                clinicalStatus=cc(CLIN, "active"),
+                onsetDateTime=day(28),
+                bodySite=CNS_SITE,
+            ),
+            False,
+            id="coded-in-remission",
+        ),
+        pytest.param(_disease(verificationStatus=_unconfirmed("refuted")), False, id="refuted"),
+        pytest.param(
+            _disease(verificationStatus=_unconfirmed("entered-in-error")),
+            False,
+            id="entered-in-error",
+        ),
+        pytest.param(
+            _disease(verificationStatus=_unconfirmed("differential")), False, id="differential"
+        ),
+        pytest.param(
+            _disease(bodySite=[cc(SCT, "14016003")]), False, id="marrow-is-judged-by-blasts"
+        ),
+        pytest.param(_disease(bodySite=[{"text": "no CNS involvement"}]), False, id="negated"),
+        pytest.param(_disease(bodySite=[{"text": "CSF"}]), True, id="site-read-from-text"),
+        pytest.param(_disease(bodySite=None), False, id="no-site"),
+        pytest.param(
+            condition(
+                "emd",
+                (SCT, "7180009"),  # meningitis: not a Condition of the leukaemia
+                clinicalStatus=cc(CLIN, "active"),
+                onsetDateTime=day(28),
+                bodySite=CNS_SITE,
+            ),
+            False,
+            id="not-an-all-condition",
+        ),
+    ],
+)
+def test_conditions_naming_extramedullary_disease(
+    codes: CodeSets, resource: dict[str, Any], read: bool
+) -> None:
+    resource = {k: v for k, v in resource.items() if v is not None}
+    found = [d for d in _cns_relapse(codes, resource).site_disease if d.source != "Condition/rel"]
+    assert [d.source for d in found] == (["Condition/emd"] if read else [])
+    if read:
+        assert found[0].sites == frozenset({Site.CNS})
+        assert found[0].date == DAY0 + timedelta(days=28)
+
+
+def test_disease_is_dated_as_the_relapse_mapping_dates_conditions(codes: CodeSets) -> None:
+    recorded = {"recordedDate": day(30)}
+    other = {k: v for k, v in _disease().items() if k != "onsetDateTime"} | recorded
+    read = _cns_relapse(codes, other)
+    assert {d.source: d.date for d in read.site_disease}["Condition/emd"] == DAY0 + timedelta(
+        days=30
+    )
+    # A relapse Condition is dated by its onset only (its recordedDate is when it was written).
+    written_late = {k: v for k, v in _disease(status="relapse").items() if k != "onsetDateTime"}
+    late = _cns_relapse(codes, written_late | recorded).site_disease
+    assert [d.source for d in late] == ["Condition/rel"]
+
+
+def test_the_relapse_and_its_sites_reach_the_response(codes: CodeSets) -> None:
+    read = _cns_relapse(codes, _disease(verificationStatus=_unconfirmed("provisional")))
+    assert read.relapse_sites == frozenset({Site.MARROW, Site.CNS})
+    assert read.relapse_conditions == ("Condition/rel",)
+    # The relapse Condition names CNS too, dated at the relapse: day 28 never reads it (domain).
+    assert {d.source: d.confirmed for d in read.site_disease} == {
+        "Condition/rel": True,
+        "Condition/emd": False,
+    }
