@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from cds_hooks.models import Action, Card, Coding, Link, Source, Suggestion
@@ -395,14 +396,59 @@ def response_words(r: Response) -> str:
     return words + (f" Needs: {', '.join(r.missing)}." if r.missing else "")
 
 
+COUNTS_TITLE = "Counts for CR2 (RESP-CR2, within 3 days of the day-28 marrow)"
+
+
+def _amount(value: Decimal) -> str:
+    exact = value.to_integral_value() if value == value.to_integral_value() else value.normalize()
+    return f"{exact:,f}"
+
+
+def count_values(r: Response) -> tuple[tuple[str, str, str | None], ...]:
+    """(label, value and date or "not documented", source) of each value RESP-CR2 reads; none
+    before a day-28 marrow is read (no markup)."""
+    if r.counts is None:
+        return ()
+    c = r.counts
+    return tuple(
+        (label, "not documented", None)
+        if v is None
+        else (label, f"{_amount(v.value)}{unit} on {v.date.isoformat()}", v.source)
+        for label, v, unit in (
+            ("ANC", c.anc, "/µL"),
+            ("Platelets", c.platelets, "/µL"),
+            ("Circulating blasts", c.circulating_blasts, " %"),
+        )
+    )
+
+
+def count_words(r: Response) -> str | None:
+    """The counts behind RESP-CR2 with their sources in one sentence (no markup)."""
+    values = count_values(r)
+    if not values:
+        return None
+    parts = [
+        f"{label} {value}" + (f" ({source})" if source else "") for label, value, source in values
+    ]
+    return f"{COUNTS_TITLE}: {'; '.join(parts)}."
+
+
+# Response text is our words around FHIR ids (several): longer than one field's limit.
+_RESPONSE_LIMIT = 1200
+
+
 def _response_lines(a: Assessment) -> list[str]:
     """The response to reinduction (§7); with CR, EV-CALL-3 for late relapses (TIME-CALL)."""
     r = a.response
     if r is None:
         return []
-    # The day-0 source is a FHIR id: escaped.
-    line = f"**Response to reinduction:** {escape(response_words(r))}"
-    lines = ["", line, *(f"- {note}" for note in r.notes)]
+    # Day 0, the counts and the extramedullary disease cite FHIR ids: escaped.
+    line = f"**Response to reinduction:** {escape(response_words(r), _RESPONSE_LIMIT)}"
+    lines = ["", line]
+    counts = count_words(r)
+    if counts is not None:
+        lines.append(f"- {escape(counts, _RESPONSE_LIMIT)}")
+    lines += [f"- {escape(note, _RESPONSE_LIMIT)}" for note in r.notes]
     if r.cr2 and a.timing.call0603 == "late":
         ev = BY_ID["EV-CALL-3"]
         lines.append(f"- `EV-CALL-3`: {ev.figure} ({ev.source})")

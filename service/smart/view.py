@@ -8,7 +8,14 @@ from typing import Any
 
 from cds_hooks.errors import PrefetchFailure
 from cds_hooks.models import is_fhir_id
-from service.cards import ADDITION_TEXT, plan_words, response_words, scheme_name
+from service.cards import (
+    ADDITION_TEXT,
+    COUNTS_TITLE,
+    count_values,
+    plan_words,
+    response_words,
+    scheme_name,
+)
 from service.domain.assessment import Assessment
 from service.domain.evidence import BY_ID
 from service.domain.schemes import get_scheme
@@ -74,6 +81,13 @@ class InputRow:
 
 
 @dataclass(frozen=True)
+class CountRow:
+    label: str
+    value: str  # with its date, or "not documented"
+    source: SourceRef | None
+
+
+@dataclass(frozen=True)
 class EvidenceRow:
     id: str
     figure: str
@@ -106,6 +120,9 @@ class Page:
     scheme_name: str  # the scheme the pathway follows
     scheme_text: str  # which scheme is followed, and why when PATH-0 handed over
     response_text: str | None  # the response to reinduction (§7), when one is read
+    response_counts: tuple[CountRow, ...]  # the values behind RESP-CR2, once day 28 is read
+    response_counts_title: str
+    response_notes: tuple[str, ...]
     additions: tuple[tuple[str, str], ...]
     evidence: tuple[EvidenceRow, ...]
     pathway: Any  # service.domain.assessment.Pathway
@@ -178,6 +195,7 @@ def build_page(
 ) -> Page:
     data = assessment.to_json()
     timing = data["timing"]
+    response = assessment.response
     schemes = tuple(
         SchemeRow(
             key=key,
@@ -221,7 +239,15 @@ def build_page(
         plan_text=_sentence(plan_words(assessment.pathway.plan, assessment.pathway.threshold)),
         scheme_name=scheme_name(assessment.pathway.scheme),
         scheme_text=_scheme_text(assessment),
-        response_text=None if assessment.response is None else response_words(assessment.response),
+        response_text=None if response is None else response_words(response),
+        response_counts=()
+        if response is None
+        else tuple(
+            CountRow(label, value, None if source is None else _source(source))
+            for label, value, source in count_values(response)
+        ),
+        response_counts_title=COUNTS_TITLE,
+        response_notes=() if response is None else response.notes,
         additions=tuple(
             (a, _sentence(ADDITION_TEXT.get(a, a))) for a in assessment.pathway.additions
         ),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -14,10 +15,15 @@ from cds_hooks.models import cards_response, check_cards_response
 from mappings.codesets import load_codesets
 from mappings.extract import resources_from_bundle
 from service.cards import ASSESSMENT_EXTENSION, build_cards
+from service.domain import assess
+from service.domain.inputs import Site
+from service.domain.orders import SiteDisease
 from service.engine import EngineResult, assess_resources, prefetch_templates
 from service.markdown import escape
 from service.smart.view import view_from_app_context
 from tests.conftest import FIXTURES, MCODE_EXAMPLE
+from tests.domain.builders import make_inputs
+from tests.domain.test_response import LATER, on, record
 
 APP = "https://cds.example.org/app/launch"
 CODES = load_codesets()
@@ -181,3 +187,36 @@ def test_a_coded_reinduction_start_observation_dates_day0_for_the_response() -> 
     response = result.assessment.response
     assert response is not None
     assert (response.day0.source, response.cls) == ("Observation/start", "RER")
+
+
+def test_the_counts_behind_cr2_are_on_the_risk_card_with_their_sources() -> None:
+    # resp-rer: ANC 1200 /uL and platelets 110 10*3/uL on day 28, no circulating blasts.
+    result = engine(FIXTURES / "resp-rer.json")
+    detail = cards_response(build_cards(result, app_url=None))["cards"][0]["detail"]
+    counts = next(line for line in detail.splitlines() if "Counts for CR2" in line)
+    assert counts == "- " + escape(
+        "Counts for CR2 (RESP-CR2, within 3 days of the day-28 marrow): "
+        "ANC 1,200/µL on 2021-07-18 (Observation/rel-resp-rer-obs-11); "
+        "Platelets 110,000/µL on 2021-07-18 (Observation/rel-resp-rer-obs-12); "
+        "Circulating blasts not documented.",
+        1200,
+    )
+
+
+def test_response_ids_on_the_card_are_escaped() -> None:
+    # Ids come from FHIR: markdown in one must stay text (service/markdown.py).
+    bad = "Observation/x*y_[z](javascript:1)"
+    response_record = replace(record({7: "M1", 14: "M1", 28: "M1"}), anc=())
+    response_record = replace(
+        response_record,
+        platelets=(replace(response_record.platelets[0], source=bad),),
+        relapse_sites=frozenset({Site.MARROW, Site.CNS}),
+        site_disease=(SiteDisease(frozenset({Site.CNS}), on(28), "Condition/e_m*d"),),
+    )
+    a = assess(make_inputs("late", "isolated_marrow"), LATER, "bfm", response_record)
+    detail = cards_response(build_cards(EngineResult(a), app_url=None))["cards"][0]["detail"]
+    assert escape(bad) in detail
+    assert bad not in detail
+    assert escape("Condition/e_m*d") in detail
+    assert "Condition/e_m*d" not in detail
+    assert escape("ANC not documented") in detail

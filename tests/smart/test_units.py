@@ -23,6 +23,7 @@ from service.smart import blueprint as smart_blueprint
 from service.smart.config import SmartConfig, valid_url
 from service.smart.timeline import build_timeline, format_mrd
 from service.smart.view import (
+    SECTIONS,
     _source,
     build_page,
     opening_view,
@@ -30,7 +31,7 @@ from service.smart.view import (
     view_from_app_context,
 )
 from tests.domain.builders import make_inputs
-from tests.domain.test_response import LATER, record
+from tests.domain.test_response import LATER, on, record
 
 
 def _config(style: str) -> SmartConfig:
@@ -238,3 +239,39 @@ def test_timeline_shows_reinduction_day0_and_the_marrows_with_their_grade() -> N
 )
 def test_an_issuer_url_is_https_and_cannot_break_the_csp(url: str, ok: bool) -> None:
     assert valid_url(url) is ok
+
+
+def test_page_shows_the_counts_behind_cr2_with_their_sources_escaped(tmp_path: Path) -> None:
+    inputs = make_inputs("late", "isolated_marrow")
+    r = record({7: "M3", 28: "M1"})
+    odd = "Observation/<b>x</b>"  # ids come from FHIR: never markup on the page
+    r = replace(r, platelets=(replace(r.platelets[0], source=odd),))
+    page = build_page(assess(inputs, LATER, "bfm", r), {}, {}, {})
+    rows = [(c.label, c.value, c.source.ref if c.source else None) for c in page.response_counts]
+    assert rows == [
+        ("ANC", "1,200/µL on 2019-02-07", "Observation/anc"),
+        ("Platelets", "110,000/µL on 2019-02-07", odd),
+        ("Circulating blasts", "not documented", None),
+    ]
+    assert page.response_counts[0].source == _source("Observation/anc")
+    assert page.response_notes == assess(inputs, LATER, "bfm", r).response.notes  # type: ignore[union-attr]
+    app = flask.Flask(__name__)
+    app.register_blueprint(
+        smart_blueprint.create_smart_blueprint(
+            _config("v2"), unused_assess, sa.create_engine(f"sqlite:///{tmp_path / 'db'}")
+        )
+    )
+    with app.test_request_context():
+        html = flask.render_template(
+            "smart_page.html", page=page, sections=SECTIONS, open_section="summary", iss="x"
+        )
+    assert "ANC: 1,200/µL on 2019-02-07" in html
+    assert 'href="/app/resource/Observation/anc"' in html
+    assert "Circulating blasts: not documented" in html
+    assert "&lt;b&gt;x&lt;/b&gt;" in html
+    assert "<b>x</b>" not in html
+    # Before a day-28 marrow there is nothing to show.
+    assert (
+        build_page(assess(inputs, on(20), "bfm", record({7: "M1"})), {}, {}, {}).response_counts
+        == ()
+    )
