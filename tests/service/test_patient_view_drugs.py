@@ -69,5 +69,7 @@ def test_a_reinduction_drug_only_ordered_dates_day0_from_the_medications_key(
     tmp_path: Path,
 ) -> None:
     response = _response(_client(tmp_path), prefetch_of([*RECORD, ordered(1)]))
-    assert (response["day0"], response["day0_source"]) == (day(1), "MedicationRequest/ida-ordered-1")
-
+    assert (response["day0"], response["day0_source"]) == (
+        day(1),
+        "MedicationRequest/ida-ordered-1",
+    )
