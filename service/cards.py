@@ -7,15 +7,25 @@ resources they came from, and the evidence figures with their sources.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 from cds_hooks.models import Action, Card, Coding, Link, Source, Suggestion
-from service.domain.assessment import INDETERMINATE, NOT_APPLICABLE, Addition, Assessment, Plan
+from service.domain.assessment import INDETERMINATE, NOT_APPLICABLE, Assessment, Plan
 from service.domain.evidence import BY_ID
 from service.domain.response import Response
 from service.domain.schemes import SCHEMES, get_scheme
+from service.domain.words import (
+    PATTERN_WORDS,
+    TIMING_WORDS,
+    addition_words,
+    group_words,
+    input_label,
+    input_names,
+    input_sources,
+    input_value,
+    plan_words,
+)
 from service.engine import KEY_LABELS, EngineResult
 from service.markdown import escape
 
@@ -50,38 +60,7 @@ OVERRIDE_REASONS = (
     ),
 )
 
-PLAN_TEXT: dict[str, str] = {
-    Plan.CHEMOTHERAPY: "chemotherapy (reinduction, consolidation, maintenance), no HSCT",
-    Plan.MRD_DIRECTED: "post-induction MRD decides between chemotherapy and HSCT",
-    Plan.CHEMOTHERAPY_THEN_HSCT: "intensive chemotherapy, then allogeneic HSCT in CR2",
-    Plan.RELAPSED_REFRACTORY: "relapsed/refractory: novel agents, clinical trial, HSCT in CR/CRp",
-    Plan.INDETERMINATE: "undetermined until the missing inputs are known",
-}
-ADDITION_TEXT: dict[str, str] = {
-    Addition.BLINATUMOMAB: "blinatumomab before HSCT (1–2 cycles)",
-    Addition.HSCT_REGARDLESS_OF_MRD: "HSCT regardless of MRD (TP53 alteration)",
-    Addition.CRANIAL_IRRADIATION: "cranial irradiation after intensive chemotherapy",
-    Addition.TESTICULAR_LOCAL_THERAPY: "local therapy of the involved testis",
-    Addition.T_LINEAGE_AGENTS: "T-lineage agents (nelarabine, bortezomib)",
-    Addition.SUPPORTIVE_CARE: "supportive care (anti-fungal prophylaxis; anthracycline and "
-    "asparaginase review)",
-}
 SUMMARY_LIMIT = 139
-
-
-def mrd_percent(threshold: float) -> str:
-    """A fraction as clinicians write MRD: 1e-3 → "0.1 %"."""
-    return f"{threshold * 100:g} %"
-
-
-def plan_words(plan: str, threshold: float | None) -> str:
-    """The plan in words; an MRD-directed plan names its threshold (§4 plan resolution)."""
-    if plan == Plan.MRD_DIRECTED and threshold is not None:
-        return (
-            f"MRD decides: HSCT if post-induction MRD ≥ {mrd_percent(threshold)}, "
-            "chemotherapy without HSCT below it"
-        )
-    return PLAN_TEXT[plan]
 
 
 def scheme_name(key: str) -> str:
@@ -113,7 +92,7 @@ def _risk_card(result: EngineResult, app_url: str | None) -> Card:
     # A relapse recorded as unconfirmed or provisional counts, and says so first.
     head = "Relapsed ALL (unconfirmed)" if a.inputs.unconfirmed else "Relapsed ALL"
     if primary.group == INDETERMINATE:
-        summary = f"{head}: {name} risk undetermined, needs {_names(primary.missing)}"
+        summary = f"{head}: {name} risk undetermined, needs {input_names(primary.missing)}"
     elif primary.group == NOT_APPLICABLE:
         summary = f"{head}: {name} does not apply ({primary.reason})"
     else:
@@ -170,7 +149,7 @@ def _pathway_card(a: Assessment, app_url: str | None) -> Card:
     suggestions = _suggestions(a)
     return Card(
         summary=_clip(summary),
-        indicator="warning" if plan == "indeterminate" else "info",
+        indicator="warning" if plan == Plan.INDETERMINATE else "info",
         source=SOURCE,
         uuid=str(uuid.uuid4()),
         detail=_pathway_detail(a),
@@ -243,13 +222,14 @@ def _app_links(app_url: str | None, view: str) -> tuple[Link, ...]:
 def _risk_detail(result: EngineResult) -> str:
     a = result.assessment
     primary = a.schemes[a.pathway.scheme]
-    group = f"{primary.group}** — {primary.reason} (rule `{primary.rule}`)."
+    group = f"{group_words(primary.group)}** — {primary.reason} (rule `{primary.rule}`)."
     if a.pathway.primary == a.pathway.scheme:
         first = f"**Primary scheme ({full_title(a.pathway.scheme)}): {group}"
     else:
         configured = a.schemes[a.pathway.primary]
         first = (
-            f"**Primary scheme ({full_title(a.pathway.primary)}): {_h(configured.group)}** — "
+            f"**Primary scheme ({full_title(a.pathway.primary)}): "
+            f"{group_words(configured.group)}** — "
             f"{configured.reason} `PATH-0`: the pathway follows "
             f"**{full_title(a.pathway.scheme)}: {group}"
         )
@@ -259,15 +239,16 @@ def _risk_detail(result: EngineResult) -> str:
         "|---|---|---|---|",
     ]
     for name, r in a.schemes.items():
-        missing = _names(r.missing) if r.missing else "—"
-        lines.append(f"| {full_title(name)} | {r.group} | `{r.rule}` | {missing} |")
+        missing = input_names(r.missing) if r.missing else "—"
+        lines.append(f"| {full_title(name)} | {group_words(r.group)} | `{r.rule}` | {missing} |")
     for name, r in a.schemes.items():
         lines.extend(f"- {full_title(name)}: {note}" for note in r.notes)
     lines += [
         "",
-        f"**Timing:** BFM {_h(a.timing.bfm)} (`TIME-BFM`), COG {_h(a.timing.cog)} "
-        f"(`TIME-COG`), CALL-0603 {_h(a.timing.call0603)} (`TIME-CALL`). "
-        f"**Site:** {_h(a.site_pattern)} (`SITE-*`).",
+        f"**Timing:** BFM {TIMING_WORDS[a.timing.bfm]} (`TIME-BFM`), "
+        f"COG {TIMING_WORDS[a.timing.cog]} (`TIME-COG`), "
+        f"CALL-0603 {TIMING_WORDS[a.timing.call0603]} (`TIME-CALL`). "
+        f"**Site:** {PATTERN_WORDS[a.site_pattern]} (`SITE-*`).",
         "",
         "**Inputs** (with the resources they came from):",
         "",
@@ -288,67 +269,32 @@ def _risk_detail(result: EngineResult) -> str:
     return "\n".join(lines)
 
 
+# The inputs the risk card lists, in its order (the app lists every input).
+CARD_INPUTS: tuple[str, ...] = (
+    "lineage",
+    "diagnosis_date",
+    "relapse_date",
+    "end_of_therapy",
+    "on_therapy",
+    "sites",
+    "marrow_blasts",
+    "mrd",
+    "genetics",
+    "age_at_diagnosis",
+    "relapse_count",
+    "prior_hsct",
+    "refractory",
+)
+
+
 def _input_lines(a: Assessment) -> list[str]:
-    data = a.to_json()["inputs"]
-    sources: Mapping[str, Sequence[str]] = a.inputs.sources
-    shown = (
-        ("lineage", "Lineage"),
-        ("diagnosis_date", "Diagnosis"),
-        ("relapse_date", "First relapse"),
-        ("end_of_therapy", "End of frontline therapy"),
-        ("on_therapy", "On frontline therapy at relapse"),
-        ("sites", "Relapse sites"),
-        ("marrow_blasts", "Marrow blasts at relapse (%)"),
-        ("mrd", "Post-induction MRD"),
-        ("genetics", "Genetics"),
-        ("age_at_diagnosis", "Age at diagnosis (years)"),
-        ("relapse_count", "Relapse count"),
-        ("prior_hsct", "Prior allogeneic HSCT"),
-        ("refractory", "Refractory disease documented"),
-    )
     lines = []
-    for key, label in shown:
-        text = _value(key, data.get(key))
-        value = escape(text + _site_marks(data) if key == "sites" else text)
-        # Age is derived: it comes from the birth date and the diagnosis.
-        keys = ("birth_date", "diagnosis_date") if key == "age_at_diagnosis" else (key,)
+    for key in CARD_INPUTS:
+        value = input_value(key, a)
         # Resource ids come from FHIR: escaped, so not in code spans (escapes do not apply there).
-        refs = ", ".join(escape(s) for k in keys for s in sources.get(k, ())) or "not documented"
-        lines.append(f"- {label}: {value} — {refs}")
+        refs = ", ".join(escape(s) for s in input_sources(key, a))
+        lines.append(f"- {input_label(key)}: {escape(value)}" + (f" — {refs}" if refs else ""))
     return lines
-
-
-def _value(key: str, value: Any) -> str:
-    if value is None:
-        return "unknown"
-    if key == "mrd":
-        comparator = "" if value["comparator"] == "=" else value["comparator"]
-        text = f"{comparator}{value['value']:g} (fraction) on {value['date']}"
-        return f"{text} (preliminary result)" if value.get("preliminary") else text
-    if key == "genetics":
-        high = ", ".join(value["high_risk"]) or "none"
-        text = f"{value['status'].replace('_', ' ')}; high-risk markers present: {high}"
-        unknown = value.get("unknown")
-        return (
-            f"{text}; unknown (a result could not be read): {', '.join(unknown)}"
-            if unknown
-            else text
-        )
-    if key == "sites":
-        return ", ".join(value) or "none coded"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value)
-
-
-def _site_marks(data: Mapping[str, Any]) -> str:
-    """Which sites were read from free text, and whether a written site could not be read."""
-    marks = []
-    if data.get("sites_from_text"):
-        marks.append(f"read from text: {', '.join(data['sites_from_text'])}")
-    if data.get("sites_incomplete"):
-        marks.append("a site written in text could not be read")
-    return f" ({'; '.join(marks)})" if marks else ""
 
 
 def _pathway_detail(a: Assessment) -> str:
@@ -363,10 +309,10 @@ def _pathway_detail(a: Assessment) -> str:
     if p.reason:
         lines += ["", p.reason]
     if p.decided_by:
-        lines += ["", f"Decided by: {_names(p.decided_by)}."]
+        lines += ["", f"Decided by: {input_names(p.decided_by)}."]
     if p.additions:
         lines += ["", "**Additions:**", ""]
-        lines += [f"- {ADDITION_TEXT.get(x, x)}" for x in p.additions]
+        lines += [f"- {addition_words(x)}" for x in p.additions]
     if p.evidence:
         lines += ["", "**Evidence:**", ""]
         for ev in p.evidence:
@@ -453,14 +399,6 @@ def _response_lines(a: Assessment) -> list[str]:
         ev = BY_ID["EV-CALL-3"]
         lines.append(f"- `EV-CALL-3`: {ev.figure} ({ev.source})")
     return lines
-
-
-def _names(inputs: Sequence[str]) -> str:
-    return ", ".join(i.replace("_", " ") for i in inputs)
-
-
-def _h(value: str) -> str:
-    return value.replace("_", " ")
 
 
 def _clip(text: str) -> str:

@@ -14,12 +14,20 @@ from typing import Any, TextIO
 from mappings.codesets import CodeSets, load_codesets
 from mappings.errors import InvalidBundle
 from mappings.extract import resources_from_bundle
-from service.cards import ADDITION_TEXT, DISCLAIMER, plan_words, scheme_name
+from service.cards import DISCLAIMER, scheme_name
 from service.domain import primary_schemes
+from service.domain.assessment import Addition, Plan
 from service.domain.schemes import get_scheme
+from service.domain.words import (
+    PATTERN_WORDS,
+    TIMING_WORDS,
+    addition_words,
+    group_words,
+    input_names,
+    plan_words,
+)
 from service.engine import assess_resources
 from service.settings import local_today
-from service.smart.view import INPUT_LABELS
 
 FORMATS = ("text", "json")
 BAR_WIDTH = 30
@@ -247,16 +255,17 @@ def _summary(path: Path, a: dict[str, Any]) -> str:
         timing = a["timing"]
         lines.append(
             f"Relapsed ALL, first relapse {a['inputs']['relapse_date'] or 'undated'}: "
-            f"timing BFM {_words(timing['bfm'])}, COG {_words(timing['cog'])}, "
-            f"CALL-0603 {_words(timing['call0603'])}; site {_words(a['site_pattern'])}"
+            f"timing BFM {TIMING_WORDS[timing['bfm']]}, COG {TIMING_WORDS[timing['cog']]}, "
+            f"CALL-0603 {TIMING_WORDS[timing['call0603']]}; "
+            f"site {PATTERN_WORDS[a['site_pattern']]}"
         )
         lines += ["", "Risk groups:"]
         width = max(len(get_scheme(k).full_title) for k in schemes)
         rule_width = max(len(r["rule"]) for r in schemes.values())
         for key, r in schemes.items():
-            needs = f"needs {_inputs(r['missing'])}" if r["missing"] else ""
+            needs = f"needs {input_names(r['missing'])}" if r["missing"] else ""
             row = (
-                f"{get_scheme(key).full_title:<{width}}  {_words(r['group']):<14} "
+                f"{get_scheme(key).full_title:<{width}}  {group_words(r['group']):<14} "
                 f"{r['rule']:<{rule_width}}"
             )
             lines.append(f"  {row}  {needs}".rstrip())
@@ -268,27 +277,19 @@ def _summary(path: Path, a: dict[str, Any]) -> str:
         followed = scheme_name(pathway["scheme"])
         if pathway["primary"] != pathway["scheme"]:
             followed += f"; {scheme_name(pathway['primary'])} does not apply"
-        lines += ["", f"Plan ({followed}): {plan_words(pathway['plan'], pathway['threshold'])}"]
+        plan = plan_words(Plan(pathway["plan"]), pathway["threshold"])
+        lines += ["", f"Plan ({followed}): {plan}"]
         if pathway["rules"]:
             lines[-1] += f" ({', '.join(pathway['rules'])})"
-        lines += [f"  + {ADDITION_TEXT.get(x, _words(x))}" for x in pathway["additions"]]
+        lines += [f"  + {addition_words(Addition(x))}" for x in pathway["additions"]]
         missing = sorted({m for r in schemes.values() for m in r["missing"]})
         missing += [m for m in pathway["decided_by"] if m not in missing]
-        lines += ["", f"Missing: {_inputs(missing) if missing else 'nothing that decides a group'}"]
+        needed = input_names(missing) if missing else "nothing that decides a group"
+        lines += ["", f"Missing: {needed}"]
     if a["warnings"]:
         lines += ["", "Needs checking:", *(f"  - {w}" for w in a["warnings"])]
     lines += ["", DISCLAIMER.strip("_")]
     return "\n".join(_plain(line) for line in lines) + "\n"
-
-
-def _words(*names: str) -> str:
-    return ", ".join(n.replace("_", " ") for n in names)
-
-
-def _inputs(names: Sequence[str]) -> str:
-    """Input names as the SMART page labels them, lower-cased unless an acronym leads."""
-    labels = [INPUT_LABELS.get(n, _words(n)) for n in names]
-    return ", ".join(x if x[1:2].isupper() else x[:1].lower() + x[1:] for x in labels)
 
 
 def _plain(text: str) -> str:

@@ -15,11 +15,11 @@ from typing import Any
 
 from cds_hooks.models import Action, Card, Coding, Source, Suggestion
 from mappings.fhirjson import as_dict, as_list, ref
+from service.domain.evidence import CALL_0603
 from service.domain.orders import Dose, Fact, Finding
 from service.markdown import escape
 
 SERVICE_ID = "reinduction-idarubicin-check"
-CITATION = "CALL-0603 trial, J Korean Med Sci 2017;32(4):642, doi:10.3346/jkms.2017.32.4.642"
 SOURCE = Source(
     label="CALL-0603 trial, J Korean Med Sci 2017;32(4):642",
     url="https://doi.org/10.3346/jkms.2017.32.4.642",
@@ -103,7 +103,7 @@ def _detail(finding: Finding) -> str:
         lines += ["**Values** (with the resources they came from):", ""]
         lines += [_fact_line(f) for f in finding.facts]
         lines.append("")
-    lines += [f"Source: {CITATION}.", "", DISCLAIMER]
+    lines += [f"Source: {CALL_0603}.", "", DISCLAIMER]
     return "\n".join(lines)
 
 

@@ -29,6 +29,7 @@ from service.domain.pathway import pathway_for
 from service.domain.response import FAIL, read_response
 from service.domain.sites import read_sites
 from service.domain.timing import bfm_timing, call_timing, cog_timing
+from service.domain.words import PLAN_WORDS
 
 __all__ = ["assess", "primary_schemes"]
 
@@ -80,7 +81,10 @@ def assess(
     schemes = {name: registry.assess_scheme(name, space) for name in registry.scheme_keys()}
     pathway = pathway_for(space, primary, schemes[primary])
     if failed:
-        reason = "Induction failure (RESP-FAIL): refractory disease → relapsed_refractory (PATH-1)."
+        reason = (
+            "Induction failure (RESP-FAIL): refractory disease → "
+            f"{PLAN_WORDS[Plan.RELAPSED_REFRACTORY]} (PATH-1)."
+        )
         pathway = replace(pathway, reason=reason)
     marrow_values = {Site.MARROW in s for s in reading.possible}
     marrow = marrow_values.pop() if len(marrow_values) == 1 else None

@@ -12,6 +12,13 @@ from service.domain.assessment import Addition, Plan, Timing
 from service.domain.inputs import Lineage, Site
 from service.domain.timing import EARLY, LATE, VERY_EARLY
 
+# The papers as a clinician cites them (risk-schemes.md §6), never as file names.
+CALL_0603 = "CALL-0603 trial, J Korean Med Sci 2017;32(4):642, doi:10.3346/jkms.2017.32.4.642"
+REVIEW = (
+    "Sidhu J, Gogoi MP, Krishnan S, Saha V. Relapsed Acute Lymphoblastic Leukemia (review, 2023)"
+)
+YOO = "Yoo KH et al., Clin Pediatr Hematol Oncol 2017;24:101-6"
+
 
 @dataclass(frozen=True, slots=True)
 class Evidence:
@@ -25,52 +32,52 @@ EVIDENCE: tuple[Evidence, ...] = (
         "EV-CALL-1",
         "CR2 after 4 weeks 72.7 %; early (< 24 mo) 54.2 %, late 95.0 %; final CR2 84.1 %; "
         "induction death 2.3 %",
-        "seed 002",
+        CALL_0603,
     ),
     Evidence(
         "EV-CALL-2",
         "5-y EFS/OS: all 22.2 %/27.3 %; early 4.2 %/8.3 %; late 43.8 %/50.0 %",
-        "seed 002",
+        CALL_0603,
     ),
     Evidence(
         "EV-CALL-3",
         "late relapse EFS by early response: RER 100 %, SER 33.3 %, induction failure 0 %",
-        "seed 002",
+        CALL_0603,
     ),
     Evidence(
         "EV-COG-1",
         "5-y OS, relapse < 18 mo: isolated marrow 11 %, combined 11.5 %, isolated CNS 43.5 %; "
         "late: 43.5 %, 60 %, 78 %",
-        "seed 004 ref 13",
+        f"{REVIEW}, ref 13",
     ),
     Evidence(
         "EV-COG-2",
         "5-y survival isolated CNS very early/early/late 44/68/78 %; isolated testis 14/52/60 %",
-        "seed 004 ref 13",
+        f"{REVIEW}, ref 13",
     ),
     Evidence(
         "EV-R3-1",
         "late BCP marrow relapse with low post-induction MRD: EFS ~72 % without HSCT",
-        "seed 004 refs 2, 17",
+        f"{REVIEW}, refs 2, 17",
     ),
     Evidence(
         "EV-R3-2",
         "early/very early BCP marrow and T marrow relapse: 22.6 % and 26.2 %",
-        "seed 004 ref 8",
+        f"{REVIEW}, ref 8",
     ),
-    Evidence("EV-AALL0433", "late marrow, MRD < 1e-3: 3-y EFS 84.9 %", "seed 004 ref 18"),
+    Evidence("EV-AALL0433", "late marrow, MRD < 1e-3: 3-y EFS 84.9 %", f"{REVIEW}, ref 18"),
     Evidence(
         "EV-AALL1331",
         "blinatumomab vs chemotherapy: DFS 59 vs 41 %, OS 79 vs 59 %",
-        "seed 004 ref 12",
+        f"{REVIEW}, ref 12",
     ),
-    Evidence("EV-HSCT-MRD", "pre-HSCT MRD < 1e-3: EFS 39 %; ≥ 1e-3: 18 %", "seed 004 ref 21"),
-    Evidence("EV-T-HSCT", "T-ALL relapse after HSCT: DFS 51.6 %, OS 55.4 %", "seed 004 ref 8"),
+    Evidence("EV-HSCT-MRD", "pre-HSCT MRD < 1e-3: EFS 39 %; ≥ 1e-3: 18 %", f"{REVIEW}, ref 21"),
+    Evidence("EV-T-HSCT", "T-ALL relapse after HSCT: DFS 51.6 %, OS 55.4 %", f"{REVIEW}, ref 8"),
     Evidence(
         "EV-RR-1",
         "R/R ALL: CR 38.1 %, OR 42.9 %, 5-y OS 6.7 %; HSCT 35.2 % vs 0 %; "
         "CR/CRp before HSCT 3-y 46.9 %",
-        "seed 000",
+        YOO,
     ),
 )
 BY_ID: dict[str, Evidence] = {e.id: e for e in EVIDENCE}

@@ -15,6 +15,7 @@ from service.domain import schemes
 from service.domain.assessment import NOT_APPLICABLE, Addition, Pathway, Plan, SchemeResult
 from service.domain.facts import DIMENSIONS, Facts, MrdBand, Space, decide
 from service.domain.inputs import Lineage, Site
+from service.domain.words import PLAN_WORDS, groups_words, input_names
 
 SUPPORTIVE_CARE = frozenset({(Addition.SUPPORTIVE_CARE, "PATH-9")})
 
@@ -116,7 +117,7 @@ def pathway_for(space: Space, primary: str, scheme: SchemeResult) -> Pathway:
     held = frozenset.intersection(*(w.additions for w in worlds))
     followed = worlds[0].scheme if len({w.scheme for w in worlds}) == 1 else primary
     title = schemes.get_scheme(followed).title
-    groups = " or ".join(sorted({w.group for w in worlds}))
+    groups = groups_words(sorted({w.group for w in worlds}))
     handover = (
         f"{scheme.reason} PATH-0: following {title}, the first scheme that applies. "
         if all("PATH-0" in w.rules for w in worlds)
@@ -131,19 +132,21 @@ def pathway_for(space: Space, primary: str, scheme: SchemeResult) -> Pathway:
     if decision.decided and first.plan == Plan.RELAPSED_REFRACTORY:
         plan = first.plan
         why = "Second or later relapse" if space.fixed.later_relapse else "Refractory disease"
-        reason = f"{why} → {plan} (PATH-1)."
+        reason = f"{why} → {PLAN_WORDS[plan]} (PATH-1)."
     elif decision.decided and first.plan == Plan.INDETERMINATE:
         plan = Plan.INDETERMINATE
         reason = f"No scheme applies: {scheme.reason}"
     elif decision.decided:
         plan = first.plan
         either = "" if single_group else " either way"
-        reason = f"{handover}{title} {groups} → {plan}{either} ({', '.join(plan_rules)})."
+        rules = ", ".join(plan_rules)
+        reason = f"{handover}{title} {groups} → {PLAN_WORDS[plan]}{either} ({rules})."
         if single_group and [r for r in plan_rules if r != "PATH-0"] == ["PATH-3"]:
             side = "<" if plan == Plan.CHEMOTHERAPY else "≥"
             label = threshold_label(schemes.get_scheme(followed).mrd_threshold)
             reason = (
-                f"{handover}{title} {groups}, post-induction MRD {side} {label} → {plan} (PATH-3)."
+                f"{handover}{title} {groups}, post-induction MRD {side} {label} → "
+                f"{PLAN_WORDS[plan]} (PATH-3)."
             )
         if "PATH-6" in plan_rules:
             reason += " TP53 alteration: HSCT regardless of MRD (PATH-6)."
@@ -157,8 +160,7 @@ def pathway_for(space: Space, primary: str, scheme: SchemeResult) -> Pathway:
     else:
         plan, decided_by = Plan.INDETERMINATE, decision.missing
         plan_rules = ("PATH-0",) if handover else ()
-        names = ", ".join(n.replace("_", " ") for n in decision.missing)
-        reason = f"{handover}{title} {groups}: the plan depends on {names}."
+        reason = f"{handover}{title} {groups}: the plan depends on {input_names(decision.missing)}."
         if "genetics" in decision.missing and any("PATH-6" in w.rules for w in worlds):
             reason += " A TP53 alteration would mean HSCT regardless of MRD (PATH-6)."
     additions = [a for a in Addition if any(a == name for name, _ in held)]

@@ -19,7 +19,7 @@ _EM_SUBSETS: tuple[frozenset[Site], ...] = tuple(
 
 
 def blast_grade(blasts: float | None) -> str | None:
-    """M1 < 5 %, M2 5–25 % inclusive, M3 > 25 % (seed 002)."""
+    """M1 < 5 %, M2 5–25 % inclusive, M3 > 25 % (CALL-0603)."""
     if blasts is None:
         return None
     if blasts < 5:

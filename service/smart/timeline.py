@@ -21,6 +21,7 @@ from markupsafe import Markup, escape
 
 from service.domain.inputs import Comparator, Mrd, RelapseInputs
 from service.domain.response import Response
+from service.domain.words import format_mrd
 
 PLOT_MIN = 280  # px: narrowest plot (CSS min-width of svg.timeline)
 AXIS_WIDTH = 64  # px: the column of axis labels left of the plot
@@ -50,12 +51,6 @@ class Event:
 class Timeline:
     svg: Markup  # empty when nothing is dated
     text: tuple[str, ...]  # one line per event, the figure's text alternative
-
-
-def format_mrd(m: Mrd) -> str:
-    """An MRD value as a clinician reads it: percent with its comparator."""
-    pct = f"{m.value * 100:.4g} %"
-    return pct if m.comparator is Comparator.EQ else f"{m.comparator.value} {pct}"
 
 
 def events(inputs: RelapseInputs, response: Response | None = None) -> list[Event]:

@@ -8,19 +8,23 @@ from typing import Any
 
 from cds_hooks.errors import PrefetchFailure
 from cds_hooks.models import is_fhir_id
-from service.cards import (
-    ADDITION_TEXT,
-    COUNTS_TITLE,
-    count_values,
-    plan_words,
-    response_words,
-    scheme_name,
-)
+from service.cards import COUNTS_TITLE, count_values, response_words, scheme_name
 from service.domain.assessment import Assessment
 from service.domain.evidence import BY_ID
 from service.domain.schemes import get_scheme
+from service.domain.words import (
+    INPUT_WORDS,
+    PATTERN_WORDS,
+    TIMING_WORDS,
+    addition_words,
+    group_words,
+    input_names,
+    input_sources,
+    input_value,
+    plan_words,
+)
 from service.engine import RESOURCE_TYPES
-from service.smart.timeline import Timeline, build_timeline, format_mrd
+from service.smart.timeline import Timeline, build_timeline
 
 SECTIONS: tuple[tuple[str, str], ...] = (
     ("summary", "Summary"),
@@ -33,36 +37,6 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("warnings", "Warnings"),
 )
 SECTION_IDS = frozenset(s for s, _ in SECTIONS)
-
-TIMING_TEXT: dict[str, str] = {
-    "very_early": "very early",
-    "early": "early",
-    "late": "late",
-    "indeterminate": "indeterminate",
-}
-SITE_PATTERN_TEXT: dict[str, str] = {
-    "isolated_marrow": "isolated marrow",
-    "combined": "combined",
-    "isolated_extramedullary": "isolated extramedullary",
-    "indeterminate": "indeterminate",
-}
-INPUT_LABELS: dict[str, str] = {
-    "lineage": "Lineage",
-    "diagnosis_date": "Diagnosis date",
-    "relapse_date": "Relapse date",
-    "end_of_therapy": "End of frontline therapy",
-    "on_therapy": "On frontline therapy at relapse",
-    "sites": "Relapse sites",
-    "marrow_blasts": "Marrow blasts at relapse (%)",
-    "mrd": "Post-induction MRD",
-    "genetics": "Genetics",
-    "birth_date": "Birth date",
-    "sex": "Sex",
-    "age_at_diagnosis": "Age at diagnosis (years)",
-    "relapse_count": "Relapse count",
-    "prior_hsct": "Prior HSCT",
-    "refractory": "Refractory disease",
-}
 
 
 @dataclass(frozen=True)
@@ -98,10 +72,11 @@ class EvidenceRow:
 class SchemeRow:
     key: str
     title: str
-    group: str
+    group: str  # the code, for the page's style only
+    group_text: str
     rule: str
     timing: str
-    missing: tuple[str, ...]
+    missing: str  # the inputs in words; empty when none is missing
     reason: str
     notes: tuple[str, ...]
 
@@ -123,7 +98,8 @@ class Page:
     response_counts: tuple[CountRow, ...]  # the values behind RESP-CR2, once day 28 is read
     response_counts_title: str
     response_notes: tuple[str, ...]
-    additions: tuple[tuple[str, str], ...]
+    additions: tuple[str, ...]
+    decided_by: str  # the inputs that would decide the plan, in words
     evidence: tuple[EvidenceRow, ...]
     pathway: Any  # service.domain.assessment.Pathway
     changes: Any  # tuple[Change, ...]
@@ -142,28 +118,6 @@ def patient_name(patient: Mapping[str, Any]) -> str:
         return str(name["text"]).strip()
     given = " ".join(str(g) for g in name.get("given") or [])
     return " ".join(p for p in (given, str(name.get("family") or "")) if p) or "Unnamed patient"
-
-
-def _value(name: str, data: Mapping[str, Any], assessment: Assessment) -> str:
-    raw: Any = data.get(name)
-    mrd = assessment.inputs.mrd
-    if name == "mrd":
-        if mrd is None:
-            return "not documented"
-        text = f"{format_mrd(mrd)} on {mrd.date.isoformat() if mrd.date else 'unknown date'}"
-        return f"{text} (preliminary result)" if mrd.preliminary else text
-    if name == "genetics":
-        if raw["status"] == "not_tested":
-            return "not tested"
-        present = ", ".join(raw["present"]) or "no marker reported present"
-        uncovered = raw.get("not_covered") or []
-        extra = f"; not covered by any result: {', '.join(uncovered)}" if uncovered else ""
-        return f"evaluated: {present}{extra}"
-    if name == "sites":
-        return "not documented" if raw is None else ", ".join(raw) or "none"
-    if isinstance(raw, bool):
-        return "yes" if raw else "no"
-    return "not documented" if raw is None else str(raw)
 
 
 def _sentence(text: str) -> str:
@@ -201,23 +155,23 @@ def build_page(
             key=key,
             title=get_scheme(key).full_title,
             group=r.group,
+            group_text=group_words(r.group),
             rule=r.rule,
-            timing=TIMING_TEXT.get(timing[get_scheme(key).timing], "?"),
-            missing=r.missing,
+            timing=TIMING_WORDS[timing[get_scheme(key).timing]],
+            missing=input_names(r.missing),
             reason=r.reason,
             notes=r.notes,
         )
         for key, r in assessment.schemes.items()
     )
-    sources = data["sources"]
     inputs = tuple(
         InputRow(
             name,
             label,
-            _value(name, data["inputs"], assessment),
-            tuple(_source(ref) for ref in sources.get(name, ())),
+            input_value(name, assessment),
+            tuple(_source(ref) for ref in input_sources(name, assessment)),
         )
-        for name, label in INPUT_LABELS.items()
+        for name, label in INPUT_WORDS.items()
     )
     details = ", ".join(
         p
@@ -232,7 +186,7 @@ def build_page(
         patient_details=details,
         status=assessment.status,
         schemes=schemes,
-        site_pattern=SITE_PATTERN_TEXT.get(assessment.site_pattern, assessment.site_pattern),
+        site_pattern=PATTERN_WORDS[assessment.site_pattern],
         inputs=inputs,
         timeline=build_timeline(assessment.inputs, assessment.response),
         plan=assessment.pathway.plan,
@@ -248,9 +202,8 @@ def build_page(
         ),
         response_counts_title=COUNTS_TITLE,
         response_notes=() if response is None else response.notes,
-        additions=tuple(
-            (a, _sentence(ADDITION_TEXT.get(a, a))) for a in assessment.pathway.additions
-        ),
+        additions=tuple(_sentence(addition_words(a)) for a in assessment.pathway.additions),
+        decided_by=input_names(assessment.pathway.decided_by),
         evidence=tuple(
             EvidenceRow(ev, BY_ID[ev].figure, BY_ID[ev].source)
             for ev in assessment.pathway.evidence

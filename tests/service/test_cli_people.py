@@ -134,7 +134,7 @@ def test_text_names_what_is_missing_and_what_failed(
     assert code == 1
     # risk-schemes §10: the untested BCR-ABL1 exclusion leaves IntReALL standard.
     assert group_row(out, "IntReALL 2010")[2:] == ["standard", "INTREALL"]
-    assert group_row(out, "InPOG-ALL-R1")[1:] == ["indeterminate", "INPOG", "needs", "genetics"]
+    assert group_row(out, "InPOG-ALL-R1")[1:] == ["undetermined", "INPOG", "needs", "genetics"]
     assert group_row(out, "COG (AALL1331)")[2:] == ["low", "COG"]
     assert "\nMissing: genetics\n" in out
     assert out.endswith(

@@ -34,7 +34,7 @@ CASES = [
     ("smart-late-b", None, None, {"bfm": "S2", "cog": "low", "inpog": "standard"}),
     ("smart-t-early", "view=schemes", None, {"bfm": "S4", "allr3": "high", "cog": "high"}),
     # As the SMART App Launcher does: the link's URL keeps ?view=, the token has no appContext.
-    ("smart-cns-late", None, "pathway", {"bfm": "S1", "cog": "indeterminate"}),
+    ("smart-cns-late", None, "pathway", {"bfm": "S1", "cog": "undetermined"}),
 ]
 
 

@@ -17,11 +17,12 @@ from cds_hooks.fhir import FhirClient
 from service.app import _smart_config
 from service.domain import assess
 from service.domain.inputs import Comparator, Lineage, Mrd, RelapseInputs
+from service.domain.words import format_mrd
 from service.engine import EngineResult
 from service.settings import Settings
 from service.smart import blueprint as smart_blueprint
 from service.smart.config import SmartConfig, valid_url
-from service.smart.timeline import build_timeline, format_mrd
+from service.smart.timeline import build_timeline
 from service.smart.view import (
     SECTIONS,
     _source,

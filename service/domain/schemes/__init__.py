@@ -10,6 +10,7 @@ from service.domain.assessment import INDETERMINATE, SchemeResult
 from service.domain.facts import Space, decide
 from service.domain.schemes import allr3, bfm, cog, inpog, intreall
 from service.domain.schemes.scheme import Scheme, check
+from service.domain.words import groups_words, input_names
 
 SCHEMES: tuple[Scheme, ...] = (
     bfm.SCHEME,
@@ -45,7 +46,7 @@ def assess_scheme(name: str, space: Space) -> SchemeResult:
             INDETERMINATE,
             rule,
             decision.missing,
-            f"{' or '.join(sorted(groups))} depending on {', '.join(decision.missing)}.",
+            f"{groups_words(sorted(groups))} depending on {input_names(decision.missing)}.",
         )
     reasons = list(dict.fromkeys(cell.reason for cell in decision.outcomes))
     if len(reasons) == 1:

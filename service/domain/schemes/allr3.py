@@ -1,4 +1,5 @@
-"""ALLR3 (`ALLR3`; risk-schemes.md §3.2): the BFM cells, grouped as the seed's Table 1 does."""
+"""ALLR3 (`ALLR3`; risk-schemes.md §3.2): the BFM cells, grouped as Table 1 of Sidhu et al.
+(review, 2023) does."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ RULE = "ALLR3"
 FROM_BFM: dict[str, str] = {"S1": "standard", "S2": "intermediate", "S3": "high", "S4": "high"}
 VERY_EARLY_IEM_NOTE = (
     "Some secondary tables place a very early isolated extramedullary relapse in ALLR3 high "
-    "risk; this follows the seed review's Table 1 (intermediate)."
+    "risk; this follows Table 1 of the review by Sidhu et al. (2023): intermediate."
 )
 
 # The world dimensions (facts.Space) this scheme reads.

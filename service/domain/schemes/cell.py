@@ -8,14 +8,8 @@ from service.domain.assessment import NOT_APPLICABLE
 from service.domain.facts import Facts
 from service.domain.inputs import Lineage
 from service.domain.sites import COMBINED, ISOLATED_EXTRAMEDULLARY, ISOLATED_MARROW
-from service.domain.timing import EARLY, LATE, VERY_EARLY
+from service.domain.words import PATTERN_WORDS, TIMING_WORDS
 
-TIMING_WORDS = {VERY_EARLY: "very early", EARLY: "early", LATE: "late"}
-PATTERN_WORDS = {
-    ISOLATED_EXTRAMEDULLARY: "isolated extramedullary",
-    COMBINED: "combined",
-    ISOLATED_MARROW: "isolated marrow",
-}
 # Column order of the spec's tables (isolated EM, combined, isolated marrow).
 COLUMNS: tuple[str, ...] = (ISOLATED_EXTRAMEDULLARY, COMBINED, ISOLATED_MARROW)
 
