@@ -19,6 +19,7 @@ from cds_hooks.models import cards_response
 from mappings.codesets import load_codesets
 from mappings.extract import resources_from_bundle
 from service.cards import build_cards
+from service.cli import _summary
 from service.domain.assessment import INDETERMINATE, NOT_APPLICABLE, Addition, Plan
 from service.domain.facts import INPUT_NAMES
 from service.domain.inputs import ALL_MARKERS, Site
@@ -123,11 +124,15 @@ def _shown(text: str) -> list[str]:
 
 
 @pytest.mark.parametrize("path", BUNDLES, ids=lambda p: p.stem)
-def test_no_code_or_file_name_reaches_a_card_or_the_app(app: Flask, path: Path) -> None:
+def test_no_code_or_file_name_reaches_a_card_the_app_or_the_cli_text(
+    app: Flask, path: Path
+) -> None:
     for primary in scheme_keys():
         result = engine(path, primary)
         assert _shown(card_text(result)) == [], primary
         assert _shown(page_text(app, result)) == [], primary
+        text = _summary(Path("record.json"), result.assessment.to_json())
+        assert _shown(text) == [], primary
 
 
 def test_the_check_finds_a_code_a_file_name_and_a_seed() -> None:
