@@ -30,7 +30,15 @@ from mappings.fhirjson import (
 from mappings.mrd import instant, standing
 from mappings.reinduction import ORDERED_STATUSES, VALUE_SETS, Medications, medication_date
 from service.domain.inputs import RelapseInputs
-from service.domain.orders import Dated, Dose, DraftOrder, OrderRecord, Unread, Value
+from service.domain.orders import (
+    Dated,
+    Dose,
+    DraftOrder,
+    FailedRead,
+    OrderRecord,
+    Unread,
+    Value,
+)
 
 # Count units → factor to /µL (fhir-contract.md, blood counts).
 COUNT_UNITS = {
@@ -152,9 +160,11 @@ def read_record(
     draft_refs: frozenset[str] = frozenset(),
     failures: Iterable[str] = (),
     inputs: RelapseInputs | None = None,
+    failed_reads: Iterable[FailedRead] = (),
 ) -> OrderRecord:
     """The record as the checks read it; `failures` names data that could not be fetched.
-    `inputs`: the record already extracted (the patient-view assessment), not read twice."""
+    `inputs`: the record already extracted (the patient-view assessment), not read twice;
+    `failed_reads`: what the response to reinduction reads and could not be fetched."""
     inputs = extract(resources, codes) if inputs is None else inputs
     unread: list[str] = [f"could not read {f}" for f in failures]
     mine = [
@@ -220,6 +230,7 @@ def read_record(
         relapse_sites=inputs.sites,
         relapse_conditions=tuple(inputs.sources.get("relapsed", ())),
         site_disease=inputs.site_disease,
+        failed_reads=tuple(failed_reads),
     )
 
 

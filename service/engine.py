@@ -19,6 +19,7 @@ from mappings.extract import extract
 from mappings.orders import read_record
 from service.domain import assess
 from service.domain.assessment import Assessment
+from service.domain.orders import Day0Kind, FailedRead
 
 # The engine cannot say whether ALL relapsed without the patient and the conditions.
 REQUIRED_KEYS = frozenset({"patient", "conditions"})
@@ -32,6 +33,18 @@ KEY_LABELS: dict[str, str] = {
     "careplans": "CarePlans (frontline therapy dates, reinduction day 0)",
     "medications": "MedicationRequests (reinduction drugs ordered: day 0)",
     "administrations": "MedicationAdministrations (reinduction drugs given: day 0)",
+}
+
+
+# What of the response to reinduction (risk-schemes §7) each optional key can hold: day-0
+# candidates of these kinds (fhir-contract.md, "Reinduction"), and the marrows and counts. A key
+# that fails leaves the response `indeterminate`, naming it (service.domain.response).
+RESPONSE_READS: dict[str, tuple[frozenset[Day0Kind], bool]] = {
+    "observations": (frozenset({"event"}), True),
+    "procedures": (frozenset({"event"}), False),
+    "careplans": (frozenset({"careplan"}), False),
+    "medications": (frozenset({"drug-order"}), False),
+    "administrations": (frozenset({"drug"}), False),
 }
 
 
@@ -103,17 +116,25 @@ def assess_resources(
     """`check` may raise to stop the work (see `extract`)."""
     resources = list(resources)
     inputs = extract(resources, codes, check=check)
+    failed = [
+        FailedRead(KEY_LABELS.get(key, key), *RESPONSE_READS[key])
+        for key in sorted(failures or {})
+        if key in RESPONSE_READS
+    ]
     record = None
     if (
         inputs.relapsed
         and inputs.relapse_count == 1
         and inputs.patient is not None
-        and inputs.day0_candidates
+        and (inputs.day0_candidates or failed)
     ):
         # The response to reinduction (risk-schemes §7) reads what the order-sign checks read;
-        # without a day-0 candidate (read by the extract) there is no reinduction to read.
+        # without a day-0 candidate (read by the extract) there is no reinduction to read,
+        # unless what could hold one could not be read: the assessment then says so.
         patient_id = inputs.patient.removeprefix("Patient/")
-        record = read_record(resources, codes, patient_id=patient_id, inputs=inputs)
+        record = read_record(
+            resources, codes, patient_id=patient_id, inputs=inputs, failed_reads=failed
+        )
     return EngineResult(assess(inputs, as_of, primary, record), dict(failures or {}))
 
 

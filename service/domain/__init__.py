@@ -26,7 +26,7 @@ from service.domain.facts import build_space
 from service.domain.inputs import RelapseInputs, Site
 from service.domain.orders import OrderRecord
 from service.domain.pathway import pathway_for
-from service.domain.response import FAIL, read_response
+from service.domain.response import FAIL, read_response, unread_reinduction
 from service.domain.sites import read_sites
 from service.domain.timing import bfm_timing, call_timing, cog_timing
 from service.domain.words import PLAN_WORDS
@@ -62,6 +62,9 @@ def assess(
     response = None if reinduction is None else read_response(reinduction, as_of)
     failed = response is not None and response.cls == FAIL
     overruled: list[str] = []
+    unread = (
+        None if reinduction is None or response is not None else unread_reinduction(reinduction)
+    )
     if inputs.refractory and response is not None and response.cr2 is True:
         # FHIR contract, "Refractory disease": a documented response decides over a refractory
         # code — CR on day 28 means not refractory, whatever C91.00 says. A code recorded after
@@ -112,7 +115,10 @@ def assess(
         schemes=schemes,
         pathway=pathway,
         changes=what_would_change(inputs, space, primary, schemes[primary], pathway),
-        warnings=inputs.warnings + reading.warnings + tuple(overruled),
+        warnings=inputs.warnings
+        + reading.warnings
+        + tuple(overruled)
+        + ((unread,) if unread else ()),
         response=response,
     )
 

@@ -43,7 +43,7 @@ Action = Literal["update", "delete"]
 # careplan: a reinduction CarePlan's start; event: a coded reinduction start; drug: a reinduction
 # drug given (MedicationAdministration); drug-order: else ordered (MedicationRequest.authoredOn).
 Day0Kind = Literal["careplan", "event", "drug", "drug-order"]
-_DAY0_ORDER: tuple[Day0Kind, ...] = ("careplan", "event", "drug", "drug-order")
+DAY0_ORDER: tuple[Day0Kind, ...] = ("careplan", "event", "drug", "drug-order")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +90,16 @@ class Day0Candidate:
 
 
 @dataclass(frozen=True, slots=True)
+class FailedRead:
+    """A part of the record that could not be read (a prefetch key), by what of the response to
+    reinduction (§7) it could hold: day-0 candidates of these kinds, the marrows and counts."""
+
+    what: str  # for people, e.g. "CarePlans (frontline therapy dates, reinduction day 0)"
+    day0: frozenset[Day0Kind] = frozenset()
+    values: bool = False  # marrow blasts, blood counts, circulating blasts
+
+
+@dataclass(frozen=True, slots=True)
 class Dose:
     """One `doseQuantity` of the draft order; `unit` is "mg", "mg/m2" or what was written."""
 
@@ -131,6 +141,7 @@ class OrderRecord:
     relapse_sites: frozenset[Site] | None = None
     relapse_conditions: tuple[str, ...] = ()
     site_disease: tuple[SiteDisease, ...] = ()
+    failed_reads: tuple[FailedRead, ...] = ()  # what the response reads and could not be read
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +186,7 @@ def day0_after(candidates: Iterable[Day0Candidate], relapse: date) -> Day0 | Non
     after the relapse date (§7: reinduction of this relapse). The one rule: the mapping's
     relapse episodes and refractoriness read day 0 with it too."""
     candidates = tuple(candidates)
-    for kind in _DAY0_ORDER:
+    for kind in DAY0_ORDER:
         found = sorted(
             (c.date, c.source)
             for c in candidates

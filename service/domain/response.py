@@ -9,6 +9,9 @@ means no CR2 but is not read as a failure (review). Observations are not read fo
 contract names no code for "site still involved". A value that could not be read where it would
 be the one read (as near the nominal day or the day-28 marrow as the one read, or undated) leaves
 that reading unknown and is named, never dropped.
+A part of the record that could not be read at all (a failed prefetch key) and could hold the
+marrows and counts, or a day 0 ranked before the one found, makes the response `indeterminate`
+naming it: never `pending`, nor a response read from the rest (§7: name what is missing).
 """
 
 from __future__ import annotations
@@ -20,7 +23,15 @@ from decimal import Decimal
 from itertools import product
 
 from service.domain.inputs import Site
-from service.domain.orders import Day0, OrderRecord, SiteDisease, Unread, Value, reinduction_day0
+from service.domain.orders import (
+    DAY0_ORDER,
+    Day0,
+    OrderRecord,
+    SiteDisease,
+    Unread,
+    Value,
+    reinduction_day0,
+)
 from service.domain.sites import blast_grade
 
 RER, SER, FAIL, PENDING, INDETERMINATE = "RER", "SER", "FAIL", "pending", "indeterminate"
@@ -30,6 +41,7 @@ CR2_ANC = Decimal(750)  # /µL
 CR2_PLATELETS = Decimal(75_000)  # /µL
 COUNTS_WITHIN_DAYS = 3
 GRADES = ("M1", "M2", "M3")
+UNREAD_RULE = "RESP-RER/RESP-SER/RESP-FAIL"  # none of them can be told: the record is not whole
 _EMD_NONE = (
     "no Condition dated in the day-28 window names a relapse site as involved (Observations are "
     "not read for it: the FHIR contract names no code for a site still involved)"
@@ -245,6 +257,36 @@ def _disease_missing(disease: tuple[Disease, ...]) -> tuple[str, ...]:
     return ()
 
 
+def unread_day0(record: OrderRecord, day0: Day0 | None) -> tuple[str, ...]:
+    """The failed reads that could hold a day 0 that would win over `day0` (a kind ranked before
+    it, or the same kind dated earlier), or any day 0 when none was found."""
+    rank = len(DAY0_ORDER)
+    if day0 is not None:
+        found = next(
+            c for c in record.day0_candidates if (c.date, c.source) == (day0.date, day0.source)
+        )
+        rank = DAY0_ORDER.index(found.kind)
+    return tuple(
+        f.what for f in record.failed_reads if any(DAY0_ORDER.index(k) <= rank for k in f.day0)
+    )
+
+
+def unread_reinduction(record: OrderRecord) -> str | None:
+    """Why no response is read although one could be: no day 0 was found, but what could hold
+    one could not be read (the assessment names it; without a day 0 there is no response)."""
+    if not record.relapsed or record.relapse_count != 1 or record.relapse_date is None:
+        return None
+    if reinduction_day0(record) is not None:
+        return None
+    unread = unread_day0(record, None)
+    if not unread:
+        return None
+    return (
+        "Response to reinduction (§7) not read: no reinduction day 0 was found, and "
+        f"{'; '.join(unread)} could not be read"
+    )
+
+
 def read_response(record: OrderRecord, as_of: date) -> Response | None:
     """The response to reinduction of a first relapse, or None when no reinduction is read."""
     if not record.relapsed or record.relapse_count != 1:
@@ -252,6 +294,17 @@ def read_response(record: OrderRecord, as_of: date) -> Response | None:
     day0 = reinduction_day0(record)
     if day0 is None:
         return None
+    unread = tuple(
+        f"reinduction day 0: {what} could not be read" for what in unread_day0(record, day0)
+    ) + tuple(
+        f"marrows and blood counts: {f.what} could not be read"
+        for f in record.failed_reads
+        if f.values
+    )
+    if unread:
+        # Marrows dated from a day 0 that may not be the one, or read from part of the record,
+        # would show a response the record may not support: none are shown.
+        return Response(day0, {}, INDETERMINATE, None, UNREAD_RULE, unread)
     marrows: dict[int, Marrow] = {}
     hidden: dict[int, tuple[str, ...]] = {}  # nominal day → unreadable marrows that could be it
     for day in WINDOWS:
