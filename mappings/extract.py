@@ -16,8 +16,8 @@ from mappings.fhirjson import as_str, codings, ref, validation_problem, with_tim
 from mappings.patient import read_patient
 from mappings.reinduction import VALUE_SETS, day0_candidates
 from mappings.therapy import frontline_therapy, hsct_events
-from service.domain.inputs import Genetics, Lineage, MarkerStatus, Mrd, RelapseInputs
-from service.domain.orders import day0_after
+from service.domain.inputs import Genetics, Lineage, MarkerStatus, Mrd, RelapseInputs, Site
+from service.domain.orders import Unread, day0_after
 
 MRD_WINDOW = (timedelta(days=21), timedelta(days=60))
 BLAST_WINDOW = timedelta(days=14)
@@ -101,6 +101,8 @@ class _Record:
         self.codes = codes
         self.warnings: list[str] = []
         self.unread: list[str] = []  # could change the answer, could not be read
+        # Of those, Conditions that could name extramedullary disease (day 28, risk-schemes §7).
+        self.unread_disease: list[Unread] = []
         self.patients: list[Mapping[str, Any]] = []
         self.conditions: list[Mapping[str, Any]] = []
         self.observations: dict[str, list[Mapping[str, Any]]] = {k: [] for k in _OBSERVATION_KINDS}
@@ -141,6 +143,8 @@ class _Record:
                 target is self.observations[k] for k in _ANSWER_KINDS
             ):
                 self.unread.append(ref(resource))
+            if target is self.conditions:
+                self._unread_disease(resource)
             return
         if naive:
             self.warnings.append(
@@ -150,6 +154,13 @@ class _Record:
             self.specimens[ref(resource)] = resource  # MRD samples refer to it by Specimen/id
         else:
             target.append(resource)
+
+    def _unread_disease(self, r: Mapping[str, Any]) -> None:
+        """Keep, with its date as written (None: none readable), an ALL Condition that could not
+        be read but names an extramedullary site: it could be disease at day 28."""
+        facts = cond.read_condition(r, self.codes)
+        if facts.is_all and (facts.sites.sites or frozenset()) - {Site.MARROW}:
+            self.unread_disease.append(Unread("site_disease", facts.date, facts.ref))
 
     def _withdrawn(self, r: Mapping[str, Any], rtype: Any) -> str | None:
         """The status of a resource the mapping would read but that does not stand, else None."""
@@ -360,6 +371,7 @@ def extract(
         ignored=rec.ignored,
         day0_candidates=candidates,
         site_disease=tuple(d for f in facts if (d := cond.site_disease(f)) is not None),
+        unread_disease=tuple(rec.unread_disease),
     )
 
 

@@ -225,7 +225,7 @@ def read_record(
         marrow_blasts=_one_per_day(blasts, unread, unread_values),
         idarubicin_doses=tuple(doses),
         unread=tuple(unread),
-        unread_values=tuple(unread_values),
+        unread_values=(*unread_values, *inputs.unread_disease),
         unread_conditions=tuple(u for u in inputs.unread if u.startswith("Condition/")),
         relapse_sites=inputs.sites,
         relapse_conditions=tuple(inputs.sources.get("relapsed", ())),

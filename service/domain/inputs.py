@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
-from service.domain.orders import Day0Candidate, SiteDisease
+from service.domain.orders import Day0Candidate, SiteDisease, Unread
 
 
 class Lineage(StrEnum):
@@ -129,3 +129,4 @@ class RelapseInputs:
     day0_candidates: tuple[Day0Candidate, ...] = ()
     # Conditions naming extramedullary sites as involved, any date (the response picks day 28).
     site_disease: tuple[SiteDisease, ...] = ()
+    unread_disease: tuple[Unread, ...] = ()  # unreadable ones that could be such a Condition

@@ -60,7 +60,7 @@ class Unread:
     """A value the response reads (§7) that could not be read, kept with its date (None: no
     date) so the response can tell whether it falls where it would decide."""
 
-    kind: str  # "marrow_blasts", "anc", "platelets", "circulating_blasts"
+    kind: str  # "marrow_blasts", "anc", "platelets", "circulating_blasts", "site_disease"
     date: date | None
     source: str  # `Type/id` (several, comma-separated, for results that disagree)
 

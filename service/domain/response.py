@@ -222,6 +222,18 @@ def _day28_disease(record: OrderRecord, day0: date, as_of: date) -> tuple[Diseas
     )
 
 
+def _disease_hiding(record: OrderRecord, day0: date, as_of: date) -> tuple[str, ...]:
+    """Unreadable Conditions naming an extramedullary site, undated or dated in the day-28
+    window: any could be disease still documented."""
+    low, high = WINDOWS[28]
+    return tuple(
+        u.source
+        for u in _kind(record, "site_disease")
+        if u.source not in record.relapse_conditions
+        and (u.date is None or (low <= (u.date - day0).days <= high and u.date <= as_of))
+    )
+
+
 def _sites_words(sites: frozenset[Site]) -> str:
     return ", ".join(SITE_WORDS.get(s, s) for s in sorted(sites))
 
@@ -369,6 +381,11 @@ def read_response(record: OrderRecord, as_of: date) -> Response | None:
         return response(FAIL, False, "RESP-FAIL")
     if disease_missing := _disease_missing(disease):
         return response(INDETERMINATE, no_cr2, "RESP-CR2", disease_missing)
+    if unread_disease := _disease_hiding(record, day0.date, as_of):
+        # An unreadable Condition could be disease still documented (a failure).
+        seen = blasts is not None and not blasts_hiding and blasts.value > 0
+        missing = (_unread_words("extramedullary disease at day 28", unread_disease),)
+        return response(INDETERMINATE, False if seen else None, "RESP-CR2", missing)
     if blasts is not None and not blasts_hiding and blasts.value > 0:
         # RESP-CR2 needs no circulating blasts; with an M1 marrow and no extramedullary disease
         # documented §7 does not read it as a failure either.

@@ -555,3 +555,29 @@ def test_the_counts_behind_cr2_are_kept_with_their_sources() -> None:
     assert pending is not None
     assert pending.counts is None
     assert pending.to_json()["counts"] is None
+
+
+@pytest.mark.parametrize(
+    ("bad_day", "cls"),
+    [
+        pytest.param(24, "RER", id="before-the-window"),
+        pytest.param(25, "indeterminate", id="RESP-CR2-unread-emd-day-25"),
+        pytest.param(35, "indeterminate", id="RESP-CR2-unread-emd-day-35"),
+        pytest.param(36, "RER", id="after-the-window"),
+        pytest.param(None, "indeterminate", id="RESP-CR2-unread-emd-undated"),
+    ],
+)
+def test_an_unreadable_condition_that_could_be_day_28_disease_is_named(
+    bad_day: int | None, cls: str
+) -> None:
+    r = unread(record(RECOVERED), "site_disease", bad_day, "Condition/bad")
+    response = read_response(r, LATER)
+    assert response is not None
+    assert response.cls == cls
+    if cls == "indeterminate":
+        assert (response.cr2, response.rule) == (None, "RESP-CR2")
+        assert response.missing == (
+            "extramedullary disease at day 28 (Condition/bad could not be read)",
+        )
+    # It cannot undo a failure the record documents.
+    assert read_response(unread(record({28: "M3"}), "site_disease", bad_day), LATER).cls == "FAIL"  # type: ignore[union-attr]

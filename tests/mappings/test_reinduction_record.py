@@ -197,3 +197,15 @@ def test_the_relapse_and_its_sites_reach_the_response(codes: CodeSets) -> None:
         "Condition/rel": True,
         "Condition/emd": False,
     }
+
+
+def test_an_unreadable_all_condition_naming_a_site_is_kept_with_its_date(codes: CodeSets) -> None:
+    # A Condition that fails validation is not read; one of the leukaemia naming an
+    # extramedullary site could be day-28 disease, so the response names it (domain).
+    broken = _disease("bad", abatementString=["not a string"])
+    marrow_only = _disease("marrow", bodySite=[cc(SCT, "14016003")], abatementString=[1])
+    read = _cns_relapse(codes, broken, marrow_only)
+    assert "Condition/bad" in read.unread_conditions
+    assert [u for u in read.unread_values if u.kind == "site_disease"] == [
+        Unread("site_disease", DAY0 + timedelta(days=28), "Condition/bad")
+    ]
