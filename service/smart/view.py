@@ -90,7 +90,6 @@ class Page:
     site_pattern: str
     inputs: tuple[InputRow, ...]
     timeline: Timeline
-    plan: str
     plan_text: str
     scheme_name: str  # the scheme the pathway follows
     scheme_text: str  # which scheme is followed, and why when PATH-0 handed over
@@ -189,7 +188,6 @@ def build_page(
         site_pattern=PATTERN_WORDS[assessment.site_pattern],
         inputs=inputs,
         timeline=build_timeline(assessment.inputs, assessment.response),
-        plan=assessment.pathway.plan,
         plan_text=_sentence(plan_words(assessment.pathway.plan, assessment.pathway.threshold)),
         scheme_name=scheme_name(assessment.pathway.scheme),
         scheme_text=_scheme_text(assessment),
