@@ -32,6 +32,8 @@ def decided(assessment: dict[str, Any], key: str) -> Any:
         return assessment["pathway"]["additions"]
     if key == "response":
         return assessment["response"]["class"] if "response" in assessment else "absent"
+    if key in ("day0", "day0_source"):
+        return assessment["response"][key] if "response" in assessment else "absent"
     return None
 
 
