@@ -249,8 +249,8 @@ def _disease_note(d: Disease) -> str:
         )
     return (
         f"Extramedullary disease documented at day 28 at a site not recorded among the relapse's "
-        f"sites: {where}: no CR on day 28 (RESP-CR2); not read as a failure, which needs a "
-        "relapse site still involved (§7): review the record."
+        f"sites: {where}: no CR on day 28 (RESP-CR2); on its own not read as a failure, which "
+        "needs a relapse site still involved (§7): review the record."
     )
 
 

@@ -506,10 +506,15 @@ def test_emd_without_a_day_28_marrow_waits_for_it_but_rules_out_cr2() -> None:
     assert any("Condition/emd" in n for n in response.notes)
 
 
-def test_emd_beside_an_m3_marrow_is_named_in_the_failure() -> None:
-    response = read_response(emd(record({28: "M3"}), 28), LATER)
+@pytest.mark.parametrize(
+    "relapse_sites",
+    [frozenset({Site.MARROW, Site.CNS}), frozenset({Site.MARROW})],
+    ids=["relapse-site", "other-site"],
+)
+def test_emd_beside_an_m3_marrow_is_named_in_the_failure(relapse_sites: frozenset[Site]) -> None:
+    response = read_response(emd(record({28: "M3"}), 28, relapse_sites=relapse_sites), LATER)
     assert response is not None
-    assert (response.cls, response.rule) == ("FAIL", "RESP-FAIL")
+    assert (response.cls, response.rule, response.missing) == ("FAIL", "RESP-FAIL", ())
     assert any("Condition/emd" in n for n in response.notes)
 
 
