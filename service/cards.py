@@ -11,7 +11,14 @@ from decimal import Decimal
 from typing import Any
 
 from cds_hooks.models import Action, Card, Coding, Link, Source, Suggestion
-from service.domain.assessment import INDETERMINATE, NOT_APPLICABLE, Assessment, Plan
+from service.domain.assessment import (
+    INDETERMINATE,
+    NOT_APPLICABLE,
+    Assessment,
+    Change,
+    Plan,
+)
+from service.domain.changes import PLAN
 from service.domain.evidence import BY_ID
 from service.domain.response import Response
 from service.domain.schemes import SCHEMES, get_scheme
@@ -256,8 +263,9 @@ def _risk_detail(result: EngineResult) -> str:
     lines += _input_lines(a)
     lines += _response_lines(a)
     if a.changes:
-        lines += ["", "**What would change the answer:**", ""]
-        lines += [f"- {c.condition}: {c.effect}" for c in a.changes]
+        lines += ["", "**What would change the answer** (each missing input alone):", ""]
+        for title, sentences in change_groups(a):
+            lines += [f"- {title}:", *(f"  - {s}" for s in sentences)]
     # Failure reasons and warnings quote FHIR (ids, field names, codes, Content-Type): escaped.
     problems = [
         f"- Could not read {KEY_LABELS.get(key) or escape(key)}: {escape(why.message)}"
@@ -320,6 +328,33 @@ def _pathway_detail(a: Assessment) -> str:
             lines.append(f"- `{ev}`: {item.figure} ({item.source})")
     lines += ["", DISCLAIMER]
     return "\n".join(lines)
+
+
+def change_groups(a: Assessment) -> list[tuple[str, list[str]]]:
+    """What would change the answer, by what it changes (the plan first), in words: "value →
+    answer (rules)". Shared by the card and the app."""
+    groups: dict[str, list[str]] = {}
+    for c in a.changes:
+        groups.setdefault(c.target, []).append(f"{c.condition} → {_change_answer(c)}")
+    return [(_change_target(target, a), sentences) for target, sentences in groups.items()]
+
+
+def _change_target(target: str, a: Assessment) -> str:
+    if target == PLAN:
+        return f"The plan ({scheme_name(a.pathway.scheme)})"
+    return f"{full_title(target)}, now undetermined"
+
+
+def _change_answer(c: Change) -> str:
+    if c.answer == INDETERMINATE:
+        text = "still undetermined" + (
+            f", also needs {input_names(c.still_missing)}" if c.still_missing else ""
+        )
+    elif c.target == PLAN:
+        text = plan_words(Plan(c.answer), c.threshold)
+    else:
+        text = group_words(c.answer)
+    return f"{text} ({', '.join(c.rules)})" if c.rules else text
 
 
 RESPONSE_TEXT = {

@@ -71,11 +71,17 @@ class Pathway:
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """What would change the answer: `condition` on `input` would give `effect`."""
+    """What would change the answer: `inputs` (missing) taking the value `condition` would give
+    `target` (a scheme key, or "plan") the `answer` (a group or a plan) by `rules`; the answer is
+    still undecided when `still_missing` names inputs."""
 
-    input: str
+    target: str
+    inputs: tuple[str, ...]
     condition: str
-    effect: str
+    answer: str
+    rules: tuple[str, ...]
+    still_missing: tuple[str, ...] = ()
+    threshold: float | None = None  # the MRD threshold of an mrd_directed plan
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +187,15 @@ class Assessment:
                 "evidence": list(self.pathway.evidence),
             },
             "changes": [
-                {"input": c.input, "condition": c.condition, "effect": c.effect}
+                {
+                    "target": c.target,
+                    "inputs": list(c.inputs),
+                    "condition": c.condition,
+                    "answer": c.answer,
+                    "rules": list(c.rules),
+                    "still_missing": list(c.still_missing),
+                    "threshold": c.threshold,
+                }
                 for c in self.changes
             ],
             "warnings": list(self.warnings),

@@ -8,7 +8,13 @@ from typing import Any
 
 from cds_hooks.errors import PrefetchFailure
 from cds_hooks.models import is_fhir_id
-from service.cards import COUNTS_TITLE, count_values, response_words, scheme_name
+from service.cards import (
+    COUNTS_TITLE,
+    change_groups,
+    count_values,
+    response_words,
+    scheme_name,
+)
 from service.domain.assessment import Assessment
 from service.domain.evidence import BY_ID
 from service.domain.schemes import get_scheme
@@ -101,7 +107,7 @@ class Page:
     decided_by: str  # the inputs that would decide the plan, in words
     evidence: tuple[EvidenceRow, ...]
     pathway: Any  # service.domain.assessment.Pathway
-    changes: Any  # tuple[Change, ...]
+    changes: tuple[tuple[str, tuple[str, ...]], ...]  # (what changes, its sentences)
     warnings: tuple[str, ...]
     failures: tuple[tuple[str, str], ...]  # (what, why)
 
@@ -208,7 +214,7 @@ def build_page(
             if ev in BY_ID
         ),
         pathway=assessment.pathway,
-        changes=assessment.changes,
+        changes=tuple((title, tuple(lines)) for title, lines in change_groups(assessment)),
         warnings=assessment.warnings,
         failures=tuple(
             (failure_labels.get(k, k), why.message) for k, why in sorted(failures.items())

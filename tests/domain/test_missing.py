@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from service.domain import assess
-from service.domain.assessment import Change
+from service.domain.assessment import Assessment
 from service.domain.inputs import Genetics, Lineage, Site
 from tests.domain.builders import make_inputs, mrd
 
@@ -249,57 +249,97 @@ def test_marrow_conflict_is_a_warning() -> None:
     assert any("blasts" in w for w in a.warnings)
 
 
-def test_changes_missing_mrd_for_bfm_s2() -> None:
-    a = assess(make_inputs("late", "isolated_marrow", mrd=None), AS_OF)
-    assert {c.condition: (c.input, c.effect) for c in a.changes} == {
-        "post-induction MRD < 1e-4": ("mrd", "plan: chemotherapy (PATH-3)"),
-        "post-induction MRD 1e-4 to < 1e-3": ("mrd", "plan: chemotherapy (PATH-3)"),
-        "post-induction MRD ≥ 1e-3": ("mrd", "plan: chemotherapy_then_hsct (PATH-3)"),
+def _changes(a: Assessment, target: str, input_name: str | None = None) -> dict[str, Any]:
+    """condition → (answer, rules, still missing) for one target (and one input)."""
+    return {
+        c.condition: (c.answer, c.rules, c.still_missing)
+        for c in a.changes
+        if c.target == target and (input_name is None or input_name in c.inputs)
     }
 
 
+def test_changes_name_every_undecided_scheme_not_only_the_primary() -> None:
+    # Issue 8 point 5: BFM S2 with MRD pending; InPOG-ALL-R1 (threshold 1e-4) and COG (1e-3)
+    # are undetermined for want of MRD, and say which MRD gives which group.
+    a = assess(make_inputs("late", "isolated_marrow", mrd=None), AS_OF)
+    assert a.pathway.plan == "mrd_directed"
+    assert _changes(a, "inpog") == {
+        "post-induction MRD < 0.01 %": ("standard", ("INPOG",), ()),
+        "post-induction MRD ≥ 0.01 %": ("high", ("INPOG",), ()),
+    }
+    assert _changes(a, "cog") == {
+        "post-induction MRD < 0.1 %": ("low", ("COG",), ()),
+        "post-induction MRD ≥ 0.1 %": ("intermediate", ("COG",), ()),
+    }
+    # The plan: PATH-3 at BFM's 1e-3; the two bands below it give one answer, written once.
+    assert _changes(a, "plan") == {
+        "post-induction MRD < 0.1 %": ("chemotherapy", ("PATH-3",), ()),
+        "post-induction MRD ≥ 0.1 %": ("chemotherapy_then_hsct", ("PATH-3",), ()),
+    }
+    assert {c.target for c in a.changes} == {"plan", "cog", "inpog"}  # the decided ones: none
+
+
 def test_no_changes_when_everything_that_matters_is_known() -> None:
-    # Genetics not tested and birth date unknown: neither changes BFM S2 with MRD known, except
-    # through TP53 (PATH-6), which an evaluated genetics rules out here.
-    assert assess(make_inputs("late", "isolated_marrow", birth_date=None), AS_OF).changes == ()
+    # Birth date unknown: BFM S2 with MRD 1e-5 and the plan stand; only InPOG-ALL-R1 reads
+    # the age (≥ 15 years at diagnosis → high).
+    a = assess(make_inputs("late", "isolated_marrow", birth_date=None), AS_OF)
+    assert {c.target for c in a.changes} == {"inpog"}
+    assert _changes(a, "inpog") == {
+        "age < 15 years at diagnosis": ("standard", ("INPOG",), ()),
+        "age ≥ 15 years at diagnosis": ("high", ("INPOG",), ()),
+    }
+    complete = assess(make_inputs("late", "isolated_marrow"), AS_OF)
+    assert complete.changes == ()
 
 
 def test_changes_untested_tp53_for_a_chemotherapy_plan() -> None:
     a = assess(make_inputs("late", "isolated_marrow", genetics=UNTESTED), AS_OF)
     assert a.pathway.plan == "indeterminate"
-    assert {c.condition: c.effect for c in a.changes} == {
-        "no high-risk genetic marker": "plan: chemotherapy (PATH-3)",
-        "a high-risk marker other than TP53 (e.g. BCR-ABL1, KMT2A)": "plan: chemotherapy (PATH-3)",
-        "TP53 alteration present": "plan: chemotherapy_then_hsct (PATH-3, PATH-6)",
+    assert _changes(a, "plan") == {
+        "no TP53 alteration": ("chemotherapy", ("PATH-3",), ()),
+        "TP53 alteration present": ("chemotherapy_then_hsct", ("PATH-3", "PATH-6"), ()),
+    }
+    # InPOG-ALL-R1 (MRD 1e-5 known): standard only without a high-risk marker.
+    assert _changes(a, "inpog") == {
+        "no high-risk genetic marker": ("standard", ("INPOG",), ()),
+        "any high-risk marker (TP53 or another)": ("high", ("INPOG",), ()),
     }
 
 
 def test_changes_unknown_lineage() -> None:
     a = assess(make_inputs("early", "combined", lineage=None, mrd=mrd(1e-5)), AS_OF)
-    assert set(a.changes) == {
-        Change("lineage", "B lineage", "BFM: S2 (BFM-B); plan: chemotherapy (PATH-3)"),
-        Change("lineage", "T lineage", "BFM: S4 (BFM-T); plan: chemotherapy_then_hsct (PATH-4)"),
+    assert _changes(a, "bfm") == {
+        "B lineage": ("S2", ("BFM-B",), ()),
+        "T lineage": ("S4", ("BFM-T",), ()),
+    }
+    assert _changes(a, "plan") == {
+        "B lineage": ("chemotherapy", ("PATH-3",), ()),
+        "T lineage": ("chemotherapy_then_hsct", ("PATH-4",), ()),
     }
 
 
-def test_changes_untested_genetics_inpog() -> None:
-    a = assess(make_inputs("late", "isolated_extramedullary", genetics=UNTESTED), AS_OF, "inpog")
-    effects = {c.condition: c.effect for c in a.changes if c.input == "genetics"}
-    assert effects["no high-risk genetic marker"] == (
-        "InPOG-ALL-R1: standard (INPOG); plan: chemotherapy (PATH-2)"
+def test_values_that_leave_the_answer_open_are_one_change_naming_what_is_still_missing() -> None:
+    # Relapse date and MRD unknown: an isolated marrow relapse < 36 months after diagnosis is
+    # COG early → high whatever the MRD; a later one still needs the MRD.
+    a = assess(
+        make_inputs("late", "isolated_marrow", relapse_date=None, end_of_therapy=None, mrd=None),
+        AS_OF,
     )
-    assert effects["a high-risk marker other than TP53 (e.g. BCR-ABL1, KMT2A)"].startswith(
-        "InPOG-ALL-R1: high"
-    )
-
-
-def test_changes_unknown_end_of_therapy() -> None:
-    a = assess(make_inputs("late", "isolated_marrow", end_of_therapy=None), AS_OF)
-    assert {c.condition: c.effect for c in a.changes if c.input == "end_of_therapy"} == {
-        "relapse < 6 months after the end of frontline therapy (or on therapy)": (
-            "BFM: S3 (BFM-B); plan: chemotherapy_then_hsct (PATH-4)"
-        ),
-        "relapse ≥ 6 months after the end of frontline therapy": (
-            "BFM: S2 (BFM-B); plan: chemotherapy (PATH-3)"
-        ),
+    dx = _changes(a, "cog", "relapse_date")
+    assert dx == {
+        "relapse < 36 months after diagnosis": ("high", ("COG",), ()),
+        "relapse ≥ 36 months after diagnosis": ("indeterminate", ("COG",), ("mrd",)),
+    }  # COG never reads the time from the end of therapy, which the relapse date also sets
+    # MRD alone never decides COG here: one change, whatever the value.
+    assert _changes(a, "cog", "mrd") == {
+        "whatever the post-induction MRD": ("indeterminate", ("COG",), ("relapse_date",))
     }
+
+
+def test_changes_sites_named_by_pattern_when_the_whole_pattern_agrees() -> None:
+    # B lineage, late; sites unknown. InPOG-ALL-R1 (MRD 1e-5): every late isolated
+    # extramedullary or marrow relapse with low MRD is standard.
+    a = assess(make_inputs("late", sites=None, marrow_blasts=None), AS_OF, "inpog")
+    conditions = _changes(a, "bfm", "sites")
+    assert conditions["isolated extramedullary relapse"] == ("S1", ("BFM-B",), ())
+    assert conditions["isolated marrow relapse or combined relapse"] == ("S2", ("BFM-B",), ())

@@ -271,3 +271,50 @@ def test_resolving_a_missing_input_never_contradicts_the_plan(
                 assert after.plan in (MRD, CHEMO, HSCT)
                 if after.plan == MRD:
                     assert after.threshold == before.threshold
+
+
+# Each unknown input's documented values (issue 8, point 5): one per MRD band, both lineages,
+# genetics with no marker, with BCR-ABL1 (IntReALL's exclusion) and with TP53.
+RESOLUTIONS: dict[str, tuple[tuple[str, Any], ...]] = {
+    "mrd": (("mrd", mrd(5e-5)), ("mrd", mrd(5e-4)), ("mrd", mrd(2e-3))),
+    "lineage": (("lineage", Lineage.B), ("lineage", Lineage.T)),
+    "genetics": (
+        ("genetics", Genetics(evaluated=True)),
+        ("genetics", TP53),
+        (
+            "genetics",
+            Genetics(
+                evaluated=True,
+                markers={
+                    m: MarkerStatus.ABSENT if m == "TP53" else MarkerStatus.PRESENT
+                    for m in ("TP53", "KMT2A")
+                },
+            ),
+        ),
+    ),
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(records, st.sampled_from(scheme_keys()))
+def test_what_would_change_says_what_documenting_the_input_gives(
+    record: dict[str, Any], primary: str
+) -> None:
+    """Documenting a missing input gives, for each undecided group and plan, one of the
+    answers "what would change the answer" listed for that input."""
+    before = assess(make_inputs(**record), AS_OF, primary)
+    missing = {m for r in before.schemes.values() for m in r.missing} | set(
+        before.pathway.decided_by
+    )
+    for name in missing & set(RESOLUTIONS):
+        for field, value in RESOLUTIONS[name]:
+            after = assess(make_inputs(**{**record, field: value}), AS_OF, primary)
+            answers: dict[str, set[str]] = {}
+            for c in before.changes:
+                if name in c.inputs:
+                    answers.setdefault(c.target, set()).add(c.answer)
+            for key, result in before.schemes.items():
+                if name in result.missing:
+                    assert after.schemes[key].group in answers[key]
+            if name in before.pathway.decided_by:
+                assert after.pathway.plan in answers["plan"]

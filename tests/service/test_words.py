@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -92,11 +91,9 @@ def app() -> Flask:
 
 def engine(path: Path, primary: str) -> EngineResult:
     bundle = json.loads(path.read_text(encoding="utf-8"))
-    result = assess_resources(
+    return assess_resources(
         resources_from_bundle(bundle), codes=CODES, primary=primary, as_of=AS_OF
     )
-    # "What would change the answer" is worded by its own change (issue 8 point 5, own tests).
-    return replace(result, assessment=replace(result.assessment, changes=()))
 
 
 def page_text(app: Flask, result: EngineResult) -> str:
