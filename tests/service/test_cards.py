@@ -220,3 +220,23 @@ def test_response_ids_on_the_card_are_escaped() -> None:
     assert escape("Condition/e_m*d") in detail
     assert "Condition/e_m*d" not in detail
     assert escape("ANC not documented") in detail
+
+
+def test_what_would_change_is_on_the_risk_card_for_every_undecided_scheme_in_words() -> None:
+    # BFM S2 with the post-induction MRD pending: the plan, COG and InPOG-ALL-R1 each turn on it.
+    detail = cards_of("mrd-at-relapse-only")[0]["detail"]
+    section = detail.split("**What would change the answer**", 1)[1].split("\n\n", 2)[1]
+    assert section.splitlines() == [
+        "- The plan (BFM):",
+        "  - post-induction MRD < 0.1 % → chemotherapy (reinduction, consolidation, "
+        "maintenance), no HSCT (PATH-3)",
+        "  - post-induction MRD ≥ 0.1 % → intensive chemotherapy, then allogeneic HSCT in CR2 "
+        "(PATH-3)",
+        "- COG (AALL1331), now undetermined:",
+        "  - post-induction MRD < 0.1 % → low (COG)",
+        "  - post-induction MRD ≥ 0.1 % → intermediate (COG)",
+        "- InPOG-ALL-R1, now undetermined:",
+        "  - post-induction MRD < 0.01 % → standard (INPOG)",
+        "  - post-induction MRD ≥ 0.01 % → high (INPOG)",
+    ]
+    assert "What would change" not in cards_of("b-late-marrow")[0]["detail"]

@@ -30,6 +30,8 @@ def decided(assessment: dict[str, Any], key: str) -> Any:
         return assessment["site_pattern"]
     if key == "additions":
         return assessment["pathway"]["additions"]
+    if key == "changes":
+        return [[c["target"], c["condition"], c["answer"]] for c in assessment["changes"]]
     if key == "response":
         return assessment["response"]["class"] if "response" in assessment else "absent"
     if key in ("day0", "day0_source"):

@@ -276,3 +276,18 @@ def test_page_shows_the_counts_behind_cr2_with_their_sources_escaped(tmp_path: P
         build_page(assess(inputs, on(20), "bfm", record({7: "M1"})), {}, {}, {}).response_counts
         == ()
     )
+
+
+def test_page_says_what_would_change_the_answer_as_the_card_does() -> None:
+    # Birth date unknown: only InPOG-ALL-R1 reads the age at diagnosis (≥ 15 years → high).
+    unaged = assess(make_inputs("late", "isolated_marrow", birth_date=None), date(2026, 1, 1))
+    assert build_page(unaged, {}, {}, {}).changes == (
+        (
+            "InPOG-ALL-R1, now undetermined",
+            (
+                "age < 15 years at diagnosis → standard (INPOG)",
+                "age ≥ 15 years at diagnosis → high (INPOG)",
+            ),
+        ),
+    )
+    assert build_page(assess(make_inputs(), date(2026, 1, 1)), {}, {}, {}).changes == ()
