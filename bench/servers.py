@@ -29,6 +29,19 @@ class Served:
         return {pid: rss_kib(pid) for pid in self.worker_pids()}
 
 
+def booted(served: Served, workers: int) -> bool:
+    """Every worker forked and asleep (state S in /proc/PID/stat): waiting for connections, not
+    still starting; the service's workers warm up before they accept (service.warmup)."""
+    pids = served.worker_pids()
+    try:
+        states = [
+            Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] for pid in pids
+        ]
+    except FileNotFoundError:
+        return False  # a worker exited: the probe tries again
+    return len(pids) >= workers and all(state == "S" for state in states)
+
+
 def rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -111,7 +124,7 @@ def _served(
                 probe=f"{url}{probe}",
                 log=out,
                 env=env,
-                ready=lambda proc: len(Served(url, proc).worker_pids()) >= workers,
+                ready=lambda proc: booted(Served(url, proc), workers),
             )
         )
         yield Served(url, process)

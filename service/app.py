@@ -10,6 +10,7 @@ from importlib import resources
 
 import requests
 from flask import Flask, render_template
+from sqlalchemy.exc import SQLAlchemyError
 
 from cds_hooks.auth import (
     Authenticator,
@@ -29,7 +30,7 @@ from service.hooks import REGISTERED, HookEnv, HookModule, patient_view
 from service.ops import create_ops_blueprint
 from service.settings import Settings, SettingsError, local_today
 from service.smart import SmartConfig, create_smart_blueprint
-from service.warmup import warm_up
+from service.warmup import WORKER_WARM_UP, warm_up
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,19 @@ def create_app(
         lambda: render_template("start.html", patients=patients, ehr=settings.demo_ehr_url),
     )
     warm_up(codes, settings.primary_scheme)
+
+    def warm_worker() -> None:
+        warm_up(codes, settings.primary_scheme)
+        # What else a hook call runs on, and nothing recorded: Flask's request cycle, and the
+        # issued-card table's transaction (forgetting expired cards, as each call does).
+        app.test_client().options(HOOK_PATH)
+        try:
+            feedback.record_issued(SERVICE_ID, [])
+        except SQLAlchemyError:
+            # A worker starts without its database, as it did before: /readyz says so.
+            log.warning("worker warm-up: the database did not answer")
+
+    app.extensions[WORKER_WARM_UP] = warm_worker
     return app
 
 

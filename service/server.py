@@ -21,6 +21,7 @@ from gunicorn.workers.gthread import ThreadWorker
 from service.app import create_app
 from service.logs import configure_logging
 from service.settings import Settings
+from service.warmup import WORKER_WARM_UP
 
 THREADS = 16
 # Headers and body of one request, in total; `serve` sets it from the settings before forking.
@@ -66,7 +67,16 @@ class _DeadlineSocket:
 
 
 class BoundedThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ships no type hints
-    """gthread, with a total read deadline per request (headers and body)."""
+    """gthread, with a total read deadline per request (headers and body), warmed up before it
+    accepts."""
+
+    def load_wsgi(self) -> None:
+        super().load_wsgi()
+        # `serve` (and --preload) build and warm the app before forking; this process's copy of
+        # its memory is not warm (see service.warmup). Built here instead, it is warmed twice.
+        warm = getattr(self.wsgi, "extensions", {}).get(WORKER_WARM_UP)
+        if warm is not None:
+            warm()
 
     def handle(self, conn: Any) -> Any:
         if isinstance(conn.sock, _DeadlineSocket):
