@@ -382,14 +382,14 @@ def _mrd(
     sources: dict[str, tuple[str, ...]],
 ) -> tuple[Mrd | None, tuple[Mrd, ...]]:
     results = mrd_results.read_results(rec.observations["mrd"], rec.codes, rec.specimens)
-    every = mrd_results.measurements(results)
+    every, marrow = mrd_results.measurements(results)
     warnings.extend(m.problem for m in every if m.problem)
     series = tuple(m.mrd for m in every if m.mrd is not None)
     if series:
         sources["mrd_series"] = tuple(m.source for m in series if m.source)
     if relapse is None:
         return None, series
-    first = _first_after_relapse(mrd_results.marrow_measurements(results), relapse)
+    first = _first_after_relapse(marrow, relapse)
     if first is not None and first.mrd is not None:
         sources["mrd"] = tuple(dict.fromkeys((first.mrd.source or "", *first.sources)))
     elif first is not None:

@@ -85,11 +85,29 @@ def instant(value: Any) -> datetime | None:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def measurements(results: list[MrdResult]) -> list[Measurement]:
-    """The results grouped into measurements, each resolved; ordered by date."""
-    groups = _groups(results)
-    resolved = [_resolve(g) for g in groups]
-    return sorted(resolved, key=lambda m: (m.when is None, m.when or date.min, m.sources))
+def measurements(results: list[MrdResult]) -> tuple[list[Measurement], list[Measurement]]:
+    """The results grouped into measurements, each resolved, and the measurements of the marrow
+    results alone (grouped among themselves); both ordered by date.
+
+    Grouped and resolved once: a measurement made only of marrow results is the same in both.
+    Only the marrow results of a measurement that also holds others (linked by an identifier)
+    are grouped again, apart.
+    """
+    every, marrow = [], []
+    mixed: list[MrdResult] = []
+    for group in _groups(results):
+        measurement = _resolve(group)
+        every.append(measurement)
+        if all(r.marrow for r in group):
+            marrow.append(measurement)
+        else:
+            mixed += [r for r in group if r.marrow]
+    marrow += [_resolve(g) for g in _groups(mixed)]
+    return _by_date(every), _by_date(marrow)
+
+
+def _by_date(found: list[Measurement]) -> list[Measurement]:
+    return sorted(found, key=lambda m: (m.when is None, m.when or date.min, m.sources))
 
 
 def _groups(results: list[MrdResult]) -> list[list[MrdResult]]:
@@ -161,7 +179,3 @@ def _resolve(group: list[MrdResult]) -> Measurement:
 def _value(reading: Reading) -> tuple[Any, ...]:
     m = reading.mrd
     return ("unread",) if m is None else (m.value, m.comparator, m.date)
-
-
-def marrow_measurements(results: list[MrdResult]) -> list[Measurement]:
-    return measurements([r for r in results if r.marrow])
