@@ -18,6 +18,7 @@ from service.app import HOOK_PATH, create_app
 from service.cards import ASSESSMENT_EXTENSION
 from service.demo.catalog import DemoPatient
 from service.demo.ehr import create_ehr_app
+from service.domain.words import group_words
 from service.settings import Settings
 from tests.servers import wsgi_server
 from tests.smart.conftest import LateApp
@@ -56,7 +57,8 @@ def card_groups(service_url: str, fhir_base: str, patient_id: str) -> dict[str, 
     assert response.status_code == 200, response.text
     cards = response.json()["cards"]
     (assessment,) = [c["extension"][ASSESSMENT_EXTENSION] for c in cards if "extension" in c]
-    return {key: scheme["group"] for key, scheme in assessment["schemes"].items()}
+    # In words, as a clinician reads it on the card and the page ("undetermined").
+    return {key: group_words(scheme["group"]) for key, scheme in assessment["schemes"].items()}
 
 
 def page_groups(ehr_url: str, patient_id: str) -> dict[str, str]:
@@ -64,8 +66,7 @@ def page_groups(ehr_url: str, patient_id: str) -> dict[str, str]:
         page = http.get(f"{ehr_url}/launch/{patient_id}", timeout=T)
     assert page.status_code == 200, page.text
     found = re.findall(r'id="h-s-(\w+)">.*?<p class="group g-\w+">([^<]+)</p>', page.text, re.S)
-    # The page writes "not_applicable" as "not applicable".
-    return {key: group.replace(" ", "_") for key, group in found}
+    return dict(found)
 
 
 def test_card_groups_equal_page_groups_for_every_demo_patient(
