@@ -99,8 +99,8 @@ def synthetic_record(
 
 
 # Blood counts and chemistry: what a chart three years into treatment holds by the thousand, and
-# what no input reads.
-ROUTINE_LABS = (("718-7", "g/dL", 11.2), ("6690-2", "10*3/uL", 4.1), ("777-3", "10*3/uL", 180.0))
+# what no input reads (platelets, 777-3, are read by the response to reinduction: not here).
+ROUTINE_LABS = (("718-7", "g/dL", 11.2), ("6690-2", "10*3/uL", 4.1), ("2160-0", "mg/dL", 0.4))
 
 
 def routine_labs(count: int, *, patient: str = "bench-1") -> list[Resource]:
