@@ -370,9 +370,13 @@ def response_words(r: Response) -> str:
     """The response in plain words, with its rule, day 0 and the marrows read (no markup)."""
     marrows = ", ".join(f"day {day} {m.grade}" for day, m in sorted(r.marrows.items()))
     cr2 = {True: "met", False: "not met", None: "not shown"}[r.cr2]
+    if r.unassigned is not None:
+        marrows_words = f"marrows not assigned: {r.unassigned}"
+    else:
+        marrows_words = f"marrows: {marrows or 'none read'}"
     words = (
         f"{RESPONSE_TEXT[r.cls]} ({r.rule}); day 0 {r.day0.date.isoformat()} "
-        f"({r.day0.source}); marrows: {marrows or 'none read'}; CR2 on day 28 {cr2}."
+        f"({r.day0.source}); {marrows_words}; CR2 on day 28 {cr2}."
     )
     return words + (f" Needs: {', '.join(r.missing)}." if r.missing else "")
 

@@ -22,7 +22,7 @@ from service.domain.assessment import (
 )
 from service.domain.changes import what_would_change
 from service.domain.evidence import select_evidence
-from service.domain.facts import build_space
+from service.domain.facts import build_space, with_response_unknown
 from service.domain.inputs import RelapseInputs, Site
 from service.domain.orders import OrderRecord
 from service.domain.pathway import pathway_for
@@ -81,6 +81,14 @@ def assess(
     if failed:
         # §7: induction failure is refractory disease → PATH-1.
         space = replace(space, fixed=replace(space.fixed, refractory=True))
+    elif (
+        response is not None
+        and response.cls == INDETERMINATE
+        and response.could_fail
+        and not space.fixed.refractory
+    ):
+        # §4: the plan over every value of a missing input; the response could be RESP-FAIL.
+        space = with_response_unknown(space)
     schemes = {name: registry.assess_scheme(name, space) for name in registry.scheme_keys()}
     pathway = pathway_for(space, primary, schemes[primary])
     if failed:

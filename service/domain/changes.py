@@ -36,6 +36,7 @@ _QUANTITY = {
     "mrd": "post-induction MRD",
     "genetics": "genetics",
     "age": "age at diagnosis",
+    "refractory": "response to reinduction",
 }
 # Ordered inputs: each value's (lower, upper) bound in words; neighbours giving one answer read
 # as one range ("post-induction MRD < 0.1 %").
@@ -72,6 +73,9 @@ def _condition(key: str, patch: Patch) -> str:
         return "age ≥ 15 years at diagnosis" if values["age15"] else "age < 15 years at diagnosis"
     if key == "lineage":
         return f"{values['lineage']} lineage"
+    if key == "refractory":
+        failure = "induction failure" if values["refractory"] else "no induction failure"
+        return f"response to reinduction: {failure}"
     raise ValueError(f"no words for the input dimension {key!r}")
 
 

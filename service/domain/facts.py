@@ -38,9 +38,12 @@ INPUT_NAMES: tuple[str, ...] = (
     "mrd",
     "genetics",
     "birth_date",
+    "response",  # the response to reinduction, when it could still be a failure (§7)
 )
 MRD_THRESHOLDS: tuple[float, ...] = (1e-4, 1e-3)
-DIMENSIONS: frozenset[str] = frozenset({"lineage", "dx", "eot", "sites", "mrd", "genetics", "age"})
+DIMENSIONS: frozenset[str] = frozenset(
+    {"lineage", "dx", "eot", "sites", "mrd", "genetics", "age", "refractory"}
+)
 
 
 class MrdBand(StrEnum):
@@ -175,6 +178,18 @@ def _worlds(space: Space) -> tuple[tuple[tuple[int, ...], Facts], ...]:
             values.update(dim.values[index])
         worlds.append((combo, Facts(**values)))
     return tuple(worlds)
+
+
+# Refractory unknown: an undetermined response to reinduction that could still be a failure
+# (RESP-FAIL is refractory disease, §4 PATH-1), named "response". Only the plan reads it.
+RESPONSE_UNKNOWN = Dimension(
+    "refractory", ("response",), ((("refractory", False),), (("refractory", True),))
+)
+
+
+def with_response_unknown(space: Space) -> Space:
+    """`space` with refractory unknown, as an undetermined response that could fail leaves it."""
+    return replace(space, dims=(*space.dims, RESPONSE_UNKNOWN))
 
 
 def _missing(inputs: RelapseInputs, *names: str) -> tuple[str, ...]:

@@ -127,6 +127,10 @@ class Response:
     notes: tuple[str, ...] = ()
     counts: Counts | None = None  # read once a day-28 marrow is read
     disease: tuple[Disease, ...] = ()  # extramedullary disease documented at day 28
+    # Undetermined, and what is unknown could still be a failure (RESP-FAIL → PATH-1): the plan
+    # is worked out over both (§4 plan resolution; refractory is a §1 input).
+    could_fail: bool = False
+    unassigned: str | None = None  # why no marrow is assigned to a day (none read: None)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -299,6 +303,16 @@ def unread_reinduction(record: OrderRecord) -> str | None:
     )
 
 
+def _could_fail_unread(record: OrderRecord, as_of: date) -> bool:
+    """With day 0 uncertain or the marrows and counts not all read: whether a failure is still
+    possible. It is once a day 0 on or after the relapse could put a day-28 window at or before
+    as-of: any such window holds a marrow or disease the record may not show, or none (after
+    day 35 undetermined, and it could be M2/M3)."""
+    if record.relapse_date is None:
+        return False
+    return (as_of - record.relapse_date).days >= WINDOWS[28][0]
+
+
 def read_response(record: OrderRecord, as_of: date) -> Response | None:
     """The response to reinduction of a first relapse, or None when no reinduction is read."""
     if not record.relapsed or record.relapse_count != 1:
@@ -316,7 +330,18 @@ def read_response(record: OrderRecord, as_of: date) -> Response | None:
     if unread:
         # Marrows dated from a day 0 that may not be the one, or read from part of the record,
         # would show a response the record may not support: none are shown.
-        return Response(day0, {}, INDETERMINATE, None, UNREAD_RULE, unread)
+        day0_unsure = unread[0].startswith("reinduction day 0")
+        why = "day 0 uncertain" if day0_unsure else "part of the record unread"
+        return Response(
+            day0,
+            {},
+            INDETERMINATE,
+            None,
+            UNREAD_RULE,
+            unread,
+            could_fail=_could_fail_unread(record, as_of),
+            unassigned=why,
+        )
     marrows: dict[int, Marrow] = {}
     hidden: dict[int, tuple[str, ...]] = {}  # nominal day → unreadable marrows that could be it
     for day in WINDOWS:
@@ -341,8 +366,10 @@ def read_response(record: OrderRecord, as_of: date) -> Response | None:
             missing,
             disease_notes,
             disease=disease,
+            could_fail=True,
         )
     if day28 is None:
+        # After day 35 the missing day-28 marrow is undetermined, and it could be M2/M3.
         late = (as_of - day0.date).days > WINDOWS[28][1]
         return Response(
             day0,
@@ -353,6 +380,7 @@ def read_response(record: OrderRecord, as_of: date) -> Response | None:
             ("day-28 marrow",),
             disease_notes,
             disease=disease,
+            could_fail=late,
         )
     at = day28.value.date
     anc, anc_hiding = _nearest(record.anc, _kind(record, "anc"), at, COUNTS_WITHIN_DAYS)
@@ -370,9 +398,20 @@ def read_response(record: OrderRecord, as_of: date) -> Response | None:
         rule: str,
         missing: tuple[str, ...] = (),
         notes: tuple[str, ...] = (),
+        *,
+        could_fail: bool = False,
     ) -> Response:
         return Response(
-            day0, marrows, cls, cr2, rule, missing, disease_notes + notes, counts, disease
+            day0,
+            marrows,
+            cls,
+            cr2,
+            rule,
+            missing,
+            disease_notes + notes,
+            counts,
+            disease,
+            could_fail,
         )
 
     still = any(d.found.confirmed and d.at_relapse for d in disease)
@@ -380,12 +419,18 @@ def read_response(record: OrderRecord, as_of: date) -> Response | None:
         # §7: FAIL needs an M2/M3 day-28 marrow or extramedullary disease still documented.
         return response(FAIL, False, "RESP-FAIL")
     if disease_missing := _disease_missing(disease):
-        return response(INDETERMINATE, no_cr2, "RESP-CR2", disease_missing)
+        # An unconfirmed finding at a relapse site, once confirmed, is a failure.
+        unsure = any(not d.found.confirmed and d.at_relapse for d in disease) or bool(
+            _disease_hiding(record, day0.date, as_of)
+        )
+        return response(INDETERMINATE, no_cr2, "RESP-CR2", disease_missing, could_fail=unsure)
     if unread_disease := _disease_hiding(record, day0.date, as_of):
         # An unreadable Condition could be disease still documented (a failure).
         seen = blasts is not None and not blasts_hiding and blasts.value > 0
         missing = (_unread_words("extramedullary disease at day 28", unread_disease),)
-        return response(INDETERMINATE, False if seen else None, "RESP-CR2", missing)
+        return response(
+            INDETERMINATE, False if seen else None, "RESP-CR2", missing, could_fail=True
+        )
     if blasts is not None and not blasts_hiding and blasts.value > 0:
         # RESP-CR2 needs no circulating blasts; with an M1 marrow and no extramedullary disease
         # documented §7 does not read it as a failure either.

@@ -34,6 +34,9 @@ INPUT_WORDS: dict[str, str] = {
     "prior_hsct": "Prior allogeneic HSCT",
     "refractory": "Refractory disease",
 }
+# Names `missing` and `decided_by` give that are no input of the record, so no row of the app:
+# an undetermined response to reinduction that could be a failure decides the plan (§4, §7).
+NAME_WORDS: dict[str, str] = {**INPUT_WORDS, "response": "Response to reinduction"}
 PLAN_WORDS: dict[Plan, str] = {
     Plan.CHEMOTHERAPY: "chemotherapy (reinduction, consolidation, maintenance), no HSCT",
     Plan.MRD_DIRECTED: "post-induction MRD decides between chemotherapy and HSCT",
@@ -73,18 +76,18 @@ SITE_WORDS: dict[Site, str] = {
 # Marker names are the spec's (§5) except this one, which is a code.
 MARKER_WORDS: dict[str, str] = {"high_hyperdiploidy": "high hyperdiploidy (> 50)"}
 
-if missing := set(INPUT_NAMES) - set(INPUT_WORDS):
+if missing := set(INPUT_NAMES) - set(NAME_WORDS):
     raise ValueError(f"input names without words: {sorted(missing)}")
 
 
 def input_label(name: str) -> str:
     """An input's label, as a table row names it ("Post-induction MRD")."""
-    return INPUT_WORDS[name]
+    return NAME_WORDS[name]
 
 
 def input_names(names: Iterable[str]) -> str:
     """Input names inside a sentence: "date of first relapse, post-induction MRD"."""
-    labels = (INPUT_WORDS[n] for n in names)
+    labels = (NAME_WORDS[n] for n in names)
     return ", ".join(x if x[1:2].isupper() else x[:1].lower() + x[1:] for x in labels)
 
 

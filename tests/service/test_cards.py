@@ -240,3 +240,40 @@ def test_what_would_change_is_on_the_risk_card_for_every_undecided_scheme_in_wor
         "  - post-induction MRD ≥ 0.01 % → high (INPOG)",
     ]
     assert "What would change" not in cards_of("b-late-marrow")[0]["detail"]
+
+
+def test_a_day28_m3_with_day0_uncertain_leaves_the_pathway_card_open() -> None:
+    # resp-fail dated from an idarubicin given instead of its CarePlan; the careplans key fails:
+    # the response is undetermined, and so is the plan (it could be PATH-1), never PATH-3.
+    bundle = json.loads((FIXTURES / "resp-fail.json").read_text(encoding="utf-8"))
+    resources = [r for r in resources_from_bundle(bundle) if r["resourceType"] != "CarePlan"]
+    given = {
+        "resourceType": "MedicationAdministration",
+        "id": "ida",
+        "status": "completed",
+        "medicationCodeableConcept": {
+            "coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "5650"}]
+        },
+        "subject": {"reference": "Patient/rel-resp-fail"},
+        "effectiveDateTime": "2021-06-20",
+    }
+    result = assess_resources(
+        [*resources, given],
+        codes=CODES,
+        primary="bfm",
+        as_of=date(2026, 11, 22),
+        failures={"careplans": PrefetchFailure("timeout", "the FHIR server timed out")},
+    )
+    a = result.assessment
+    assert a.response is not None
+    assert (a.response.cls, a.response.day0.source) == (
+        "indeterminate",
+        "MedicationAdministration/ida",
+    )
+    assert (a.pathway.plan, a.pathway.decided_by) == ("indeterminate", ("response",))
+    risk, pathway = cards_response(build_cards(result, app_url=None))["cards"][:2]
+    assert escape("marrows not assigned: day 0 uncertain") in risk["detail"]
+    assert "none read" not in risk["detail"]
+    assert "PATH-3" not in pathway["summary"] + pathway["detail"]
+    assert pathway["indicator"] != "info"
+    assert "Decided by: response to reinduction." in pathway["detail"]

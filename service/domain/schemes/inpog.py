@@ -13,8 +13,9 @@ from service.domain.timing import EARLY, LATE, VERY_EARLY
 RULE = "INPOG"
 MRD_THRESHOLD = 1e-4
 
-# The world dimensions (facts.Space) this scheme reads: all of them.
-READS = DIMENSIONS
+# The world dimensions (facts.Space) this scheme reads: all of them but refractory, which
+# decides the plan (PATH-1), never a group.
+READS = DIMENSIONS - {"refractory"}
 
 
 def _isolated_testis_b(f: Facts) -> bool:
