@@ -59,6 +59,10 @@ BLASTS_MISSING = (
     "a finding that decides between CR and failure (circulating blasts with an M1 day-28 marrow "
     "and no extramedullary disease documented: review the record)"
 )
+STILL_WITHOUT_MARROW_NOTE = (
+    "No day-28 marrow read: with extramedullary disease still documented at a relapse site "
+    "every marrow grade gives induction failure, so the response is given (§7)."
+)
 SITE_WORDS = {Site.CNS: "CNS", Site.TESTIS: "testis", Site.OTHER: "other extramedullary site"}
 OVERLAP_NOTE = (
     "M1 on day 7, then M2/M3 on day 14: both definitions fit; read as SER, the slower (§7)."
@@ -352,9 +356,15 @@ def read_response(record: OrderRecord, as_of: date) -> Response | None:
             marrows[day] = marrow
     disease = _day28_disease(record, day0.date, as_of)
     disease_notes = tuple(_disease_note(d) for d in disease)
-    # Documented disease rules CR2 out, but a response still waits for its day-28 marrow (§7).
+    # Documented disease rules CR2 out; at a relapse site it is a failure whatever the day-28
+    # marrow shows (§7: a response the known findings decide is given), else the response
+    # waits for its day-28 marrow.
     no_cr2 = False if any(d.found.confirmed for d in disease) else None
+    still = any(d.found.confirmed and d.at_relapse for d in disease)
     day28 = marrows.get(28)
+    if still and day28 is None:
+        decided = (*disease_notes, STILL_WITHOUT_MARROW_NOTE)
+        return Response(day0, marrows, FAIL, False, "RESP-FAIL", (), decided, disease=disease)
     if 28 in hidden:
         missing: tuple[str, ...] = (_unread_words("day-28 marrow", hidden[28]),)
         return Response(
@@ -414,7 +424,6 @@ def read_response(record: OrderRecord, as_of: date) -> Response | None:
             could_fail,
         )
 
-    still = any(d.found.confirmed and d.at_relapse for d in disease)
     if day28.grade != "M1" or still:
         # §7: FAIL needs an M2/M3 day-28 marrow or extramedullary disease still documented.
         return response(FAIL, False, "RESP-FAIL")

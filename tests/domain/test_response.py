@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -17,6 +18,7 @@ from service.domain.response import (
     EMD_NOT_DOCUMENTED_NOTE,
     NOT_DOCUMENTED_NOTE,
     OVERLAP_NOTE,
+    STILL_WITHOUT_MARROW_NOTE,
     read_response,
 )
 from tests.domain.builders import make_inputs
@@ -498,12 +500,42 @@ def test_emd_decides_without_counts_and_after_as_of_is_not_read() -> None:
     assert (before.cls, before.disease) == ("RER", ())
 
 
-def test_emd_without_a_day_28_marrow_waits_for_it_but_rules_out_cr2() -> None:
-    # §7: no day-28 marrow yet → pending, not a failure; the disease is named.
-    response = read_response(emd(record({7: "M1"}), 26), on(30))
+@pytest.mark.parametrize(
+    ("changed", "as_of"),
+    [
+        pytest.param(lambda r: r, on(30), id="before-day-35"),
+        pytest.param(lambda r: r, LATER, id="after-day-35"),
+        pytest.param(lambda r: unread(r, "marrow_blasts", 28), LATER, id="day-28-marrow-unread"),
+    ],
+)
+def test_emd_at_a_relapse_site_without_a_day_28_marrow_is_a_failure(
+    changed: Callable[[OrderRecord], OrderRecord], as_of: date
+) -> None:
+    # §7: every marrow grade gives RESP-FAIL, so the known findings decide it; the note says so.
+    r = changed(emd(record({7: "M1"}), 26))
+    response = read_response(r, as_of)
     assert response is not None
-    assert (response.cls, response.cr2, response.missing) == ("pending", False, ("day-28 marrow",))
+    assert (response.cls, response.cr2, response.rule) == ("FAIL", False, "RESP-FAIL")
+    assert response.missing == ()
+    assert STILL_WITHOUT_MARROW_NOTE in response.notes
     assert any("Condition/emd" in n for n in response.notes)
+    a = assess(make_inputs("late", "isolated_marrow"), as_of, "bfm", r)
+    assert a.pathway.plan == "relapsed_refractory"
+
+
+@pytest.mark.parametrize(
+    ("confirmed", "relapse_sites"),
+    [(False, frozenset({Site.MARROW, Site.CNS})), (True, frozenset({Site.MARROW}))],
+    ids=["unconfirmed", "not-a-relapse-site"],
+)
+def test_emd_that_is_not_still_documented_waits_for_the_day_28_marrow(
+    confirmed: bool, relapse_sites: frozenset[Site]
+) -> None:
+    r = emd(record({7: "M1"}), 26, confirmed=confirmed, relapse_sites=relapse_sites)
+    response = read_response(r, on(30))
+    assert response is not None
+    assert (response.cls, response.missing) == ("pending", ("day-28 marrow",))
+    assert response.cr2 is (False if confirmed else None)
 
 
 @pytest.mark.parametrize(
