@@ -65,6 +65,7 @@ class RelapseFacts:
     sources: dict[str, tuple[str, ...]] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     unconfirmed: tuple[str, ...] = ()  # relapses resting on unconfirmed/provisional Conditions
+    other_sites: frozenset[str] = frozenset()  # the first relapse's (SiteFacts.other)
 
 
 def _all_codings(resource: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -113,6 +114,9 @@ class SiteFacts:
     from_text: frozenset[Site] = frozenset()
     incomplete: bool = False
     warnings: tuple[str, ...] = ()
+    # What names each "other" site, to tell two of them apart: `system|code` of its codings,
+    # else `text:` and its words.
+    other: frozenset[str] = frozenset()
 
 
 def site_text(text: str, codes: CodeSets) -> tuple[frozenset[Site], bool]:
@@ -131,17 +135,22 @@ def _sites(resource: Mapping[str, Any], codes: CodeSets) -> SiteFacts:
     from_text: set[Site] = set()
     incomplete = False
     warnings: list[str] = []
+    other: set[str] = set()
     systems = {system for system, _ in codes.sets.get("body_site", {})}
     for raw in as_list(resource.get("bodySite")):
         concept = as_dict(raw)
         cs = list(codings(concept))
         entry = codes.match("body_site", cs)
-        if entry is not None and entry.value:
-            coded.add(Site(entry.value))
-            continue
-        if any(normalise_system(as_str(c.get("system")) or "") in systems for c in cs):
+        coded_as = Site(entry.value) if entry is not None and entry.value else None
+        if coded_as is None and any(
+            normalise_system(as_str(c.get("system")) or "") in systems for c in cs
+        ):
             # Any other site coded in the site code system is extramedullary "other" (contract).
-            coded.add(Site.OTHER)
+            coded_as = Site.OTHER
+        if coded_as is not None:
+            coded.add(coded_as)
+            if coded_as is Site.OTHER:
+                other |= _coding_keys(cs)
             continue
         # Text only, or a code of a system the site set does not hold (an EHR's local codes,
         # whose meaning is unknown): read the words, never guess "other".
@@ -166,12 +175,23 @@ def _sites(resource: Mapping[str, Any], codes: CodeSets) -> SiteFacts:
             warnings.append(f"{r}: a bodySite names no known site (site unknown)")
             continue
         from_text |= named
+        if Site.OTHER in named:
+            other.add("text:" + " ".join(text.lower().split()))
     sites = coded | from_text
     return SiteFacts(
         frozenset(sites) if sites else None,
         frozenset(from_text - coded),
         incomplete,
         tuple(warnings),
+        frozenset(other),
+    )
+
+
+def _coding_keys(cs: Iterable[Mapping[str, Any]]) -> frozenset[str]:
+    return frozenset(
+        f"{normalise_system(system)}|{code}"
+        for c in cs
+        if (system := as_str(c.get("system"))) and (code := as_str(c.get("code")))
     )
 
 
@@ -226,7 +246,8 @@ def site_disease(c: ConditionFacts) -> SiteDisease | None:
     sites = (c.sites.sites or frozenset()) - {Site.MARROW}
     if when is None or not sites:
         return None
-    return SiteDisease(frozenset(sites), when, c.ref, c.verification not in UNCONFIRMED)
+    confirmed = c.verification not in UNCONFIRMED
+    return SiteDisease(frozenset(sites), when, c.ref, confirmed, c.sites.other)
 
 
 def _episodes(
@@ -343,6 +364,7 @@ def relapse_facts(
     coded = frozenset().union(*((c.sites.sites or frozenset()) - c.sites.from_text for c in first))
     from_text = frozenset().union(*(c.sites.from_text for c in first)) - coded
     incomplete = any(c.sites.incomplete for c in first)
+    other = frozenset().union(*(c.sites.other for c in first))
     for c in first:
         warnings.extend(c.sites.warnings)
     sources["relapsed"] = tuple(c.ref for c in relapses)
@@ -364,6 +386,7 @@ def relapse_facts(
         sources,
         tuple(warnings),
         unconfirmed,
+        other,
     )
 
 

@@ -356,6 +356,7 @@ def extract(
         sites=rel.sites,
         sites_from_text=rel.sites_from_text,
         sites_incomplete=rel.sites_incomplete,
+        other_sites=rel.other_sites,
         marrow_blasts=blasts,
         mrd=mrd,
         mrd_series=series,

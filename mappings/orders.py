@@ -228,6 +228,7 @@ def read_record(
         unread_values=(*unread_values, *inputs.unread_disease),
         unread_conditions=tuple(u for u in inputs.unread if u.startswith("Condition/")),
         relapse_sites=inputs.sites,
+        relapse_other_sites=inputs.other_sites,
         relapse_conditions=tuple(inputs.sources.get("relapsed", ())),
         site_disease=inputs.site_disease,
         failed_reads=tuple(failed_reads),

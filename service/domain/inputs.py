@@ -111,6 +111,9 @@ class RelapseInputs:
     sites: frozenset[Site] | None = None  # None: no site documented
     sites_from_text: frozenset[Site] = frozenset()  # read from bodySite text, not codes
     sites_incomplete: bool = False  # a site was written that names no known site
+    # The relapse's "other" extramedullary sites as written (`system|code`, else `text:` and the
+    # words): day-28 disease at "other" is at a relapse site only when one of them matches.
+    other_sites: frozenset[str] = frozenset()
     marrow_blasts: float | None = None  # percent at relapse
     mrd: Mrd | None = None  # post-induction MRD after the first relapse
     mrd_series: tuple[Mrd, ...] = ()  # every MRD result, ascending by date (timeline)

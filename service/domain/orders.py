@@ -74,6 +74,7 @@ class SiteDisease:
     date: date
     source: str  # `Type/id`
     confirmed: bool = True  # False: verification status unconfirmed or provisional
+    other: frozenset[str] = frozenset()  # its "other" sites as written (RelapseInputs.other_sites)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +140,7 @@ class OrderRecord:
     # The first relapse's sites (None: none documented) and Conditions, and the Conditions that
     # name extramedullary disease (day 28, risk-schemes §7).
     relapse_sites: frozenset[Site] | None = None
+    relapse_other_sites: frozenset[str] = frozenset()  # RelapseInputs.other_sites
     relapse_conditions: tuple[str, ...] = ()
     site_disease: tuple[SiteDisease, ...] = ()
     failed_reads: tuple[FailedRead, ...] = ()  # what the response reads and could not be read

@@ -222,12 +222,18 @@ def _day28_disease(record: OrderRecord, day0: date, as_of: date) -> tuple[Diseas
     low, high = WINDOWS[28]
     relapse_sites = record.relapse_sites or frozenset()
     return tuple(
-        Disease(d, d.sites & relapse_sites)
+        Disease(d, frozenset(s for s in d.sites & relapse_sites if _same_site(s, d, record)))
         for d in sorted(record.site_disease, key=lambda d: (d.date, d.source))
         if low <= (d.date - day0).days <= high
         and d.date <= as_of
         and d.source not in record.relapse_conditions
     )
+
+
+def _same_site(site: Site, d: SiteDisease, record: OrderRecord) -> bool:
+    """CNS and testis are one site each; "other" is the relapse's only when it is written the
+    same (a coding, else its words): skin after a mediastinal relapse is not."""
+    return site is not Site.OTHER or bool(d.other & record.relapse_other_sites)
 
 
 def _disease_hiding(record: OrderRecord, day0: date, as_of: date) -> tuple[str, ...]:

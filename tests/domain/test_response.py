@@ -370,6 +370,7 @@ def test_a_refractory_code_after_the_cr_or_undated_is_overruled_and_named(
 # Extramedullary disease at day 28 (fhir-contract.md: a Condition dated in the day-28 window
 # naming a relapse site as still involved; §7: FAIL needs it or an M2/M3 day-28 marrow).
 CNS = frozenset({Site.CNS})
+OTHER = frozenset({Site.OTHER})
 
 
 def emd(
@@ -439,13 +440,6 @@ def test_emd_at_a_relapse_site_in_the_day_28_window_is_a_failure(day: int, cls: 
             False,
             id="RESP-FAIL-testis",
         ),
-        pytest.param(
-            frozenset({Site.OTHER}),
-            frozenset({Site.MARROW, Site.OTHER}),
-            "FAIL",
-            False,
-            id="RESP-FAIL-other",
-        ),
         # A site not among the relapse's: no CR2, but not the "still documented" of §7.
         pytest.param(
             CNS, frozenset({Site.MARROW}), "indeterminate", False, id="RESP-CR2-not-a-relapse-site"
@@ -473,6 +467,37 @@ def test_emd_counts_as_still_documented_only_at_a_relapse_site(
             "(Condition/emd)",
         )
         assert any("not read as a failure" in n for n in response.notes)
+
+
+SKIN = "http://snomed.info/sct|39937001"
+MEDIASTINUM = "http://snomed.info/sct|72410000"
+
+
+@pytest.mark.parametrize(
+    ("disease", "relapse", "cls"),
+    [
+        pytest.param({MEDIASTINUM}, {MEDIASTINUM}, "FAIL", id="RESP-FAIL-other-same-coding"),
+        pytest.param({SKIN, MEDIASTINUM}, {MEDIASTINUM}, "FAIL", id="RESP-FAIL-other-one-of-two"),
+        pytest.param({"text:skin nodule"}, {"text:skin nodule"}, "FAIL", id="RESP-FAIL-same-words"),
+        pytest.param({SKIN}, {MEDIASTINUM}, "indeterminate", id="RESP-CR2-other-not-the-same"),
+        pytest.param({SKIN}, set(), "indeterminate", id="RESP-CR2-other-cannot-be-compared"),
+    ],
+)
+def test_emd_at_another_site_is_at_a_relapse_site_only_when_written_the_same(
+    disease: set[str], relapse: set[str], cls: str
+) -> None:
+    # "other" is a class of sites: skin at day 28 after a mediastinal relapse is a new site.
+    r = emd(record(RECOVERED), 28, OTHER, relapse_sites=frozenset({Site.MARROW, Site.OTHER}))
+    found = replace(r.site_disease[0], other=frozenset(disease))
+    r = replace(r, site_disease=(found,), relapse_other_sites=frozenset(relapse))
+    response = read_response(r, LATER)
+    assert response is not None
+    assert (response.cls, response.cr2) == (cls, False)
+    if cls == "indeterminate":
+        assert response.missing == (
+            "review of extramedullary disease at day 28 at a site not recorded at the relapse "
+            "(Condition/emd)",
+        )
 
 
 def test_unconfirmed_emd_leaves_cr2_unshown_and_is_never_a_failure() -> None:

@@ -277,3 +277,26 @@ def test_a_day28_m3_with_day0_uncertain_leaves_the_pathway_card_open() -> None:
     assert "PATH-3" not in pathway["summary"] + pathway["detail"]
     assert pathway["indicator"] != "info"
     assert "Decided by: response to reinduction." in pathway["detail"]
+
+
+@pytest.mark.parametrize(
+    ("relapse_code", "cls"),
+    [("72410000", "FAIL"), ("39937001", "indeterminate")],
+    ids=["mediastinum-still", "skin-after-mediastinum"],
+)
+def test_day_28_disease_at_another_site_is_compared_by_its_coding(
+    relapse_code: str, cls: str
+) -> None:
+    # resp-emd-day28 with the sites "other": the day-28 Condition names the mediastinum.
+    bundle = json.loads((FIXTURES / "resp-emd-day28.json").read_text(encoding="utf-8"))
+    resources = resources_from_bundle(bundle)
+    snomed = "http://snomed.info/sct"
+    for r in resources:
+        if r.get("id") == "rel-resp-emd-day28-cond-2":
+            r["bodySite"] = [{"coding": [{"system": snomed, "code": relapse_code}]}]
+        if r.get("id") == "rel-resp-emd-day28-cond-13":
+            r["bodySite"] = [{"coding": [{"system": snomed, "code": "72410000"}]}]
+    result = assess_resources(resources, codes=CODES, primary="bfm", as_of=date(2026, 11, 22))
+    response = result.assessment.response
+    assert response is not None
+    assert (response.cls, response.cr2) == (cls, False)
