@@ -122,7 +122,7 @@ def assess(
         age_at_diagnosis=age,
         schemes=schemes,
         pathway=pathway,
-        changes=what_would_change(space, primary, schemes, pathway),
+        changes=what_would_change(inputs, space, primary, schemes, pathway),
         warnings=inputs.warnings
         + reading.warnings
         + tuple(overruled)

@@ -5,27 +5,39 @@ would give, the other missing inputs left unknown."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import date, timedelta
+from itertools import product
 from typing import cast
+
+from dateutil.relativedelta import relativedelta
 
 from service.domain.assessment import INDETERMINATE, Change, Pathway, Plan, SchemeResult
 from service.domain.facts import DIMENSIONS, INPUT_NAMES, Dimension, MrdBand, Patch, Space
-from service.domain.inputs import Site
+from service.domain.inputs import MarkerStatus, RelapseInputs, Site
 from service.domain.pathway import pathway_for
 from service.domain.schemes import assess_scheme, get_scheme, scheme_keys
 from service.domain.sites import pattern_of
-from service.domain.words import PATTERN_WORDS, SITE_WORDS
+from service.domain.timing import before_months
+from service.domain.words import PATTERN_WORDS, SITE_WORDS, input_names
 
 PLAN = "plan"  # the `target` of a change to the plan; the others are scheme keys
 UNDECIDED_PLANS = frozenset({Plan.MRD_DIRECTED, Plan.INDETERMINATE})
 
-_GENETICS: dict[tuple[object, object], str] = {
-    (False, False): "no high-risk genetic marker",
-    (True, False): "a high-risk marker other than TP53 (e.g. BCR-ABL1, KMT2A)",
-    (True, True): "TP53 alteration present",
+# Genetics values by name: none / other (a high-risk marker, not TP53) / bcr (BCR-ABL1, IntReALL's
+# exclusion, a value of its own when untested) / tp53.
+_GENETICS = {
+    "none": "no high-risk genetic marker",
+    "other": "a high-risk marker other than TP53 (e.g. KMT2A, iAMP21)",
+    "bcr": "BCR-ABL1 present",
+    "tp53": "TP53 alteration present",
 }
-_GENETICS_TOGETHER: dict[frozenset[tuple[object, object]], str] = {
-    frozenset({(False, False), (True, False)}): "no TP53 alteration",
-    frozenset({(True, False), (True, True)}): "any high-risk marker (TP53 or another)",
+_GENETICS_TOGETHER = {
+    frozenset({"none", "other"}): "no TP53 alteration",
+    frozenset({"none", "other", "bcr"}): "no TP53 alteration",
+    frozenset({"other", "tp53"}): "any high-risk marker (TP53 or another)",
+    frozenset({"other", "bcr", "tp53"}): "any high-risk marker (TP53 or another)",
+    frozenset({"other", "bcr"}): "a high-risk marker other than TP53",
 }
 # What each input dimension measures, for "whatever the …".
 _QUANTITY = {
@@ -90,9 +102,13 @@ def _range_value(key: str, patch: Patch) -> object:
     return values["mrd"] if key == "mrd" else (values["lt18"], values["lt36"])
 
 
-def _genetics(patch: Patch) -> tuple[object, object]:
+def _genetics(patch: Patch) -> str:
     values = dict(patch)
-    return (values["high_risk_genetics"], values["tp53"])
+    if values.get("bcr_abl1") is MarkerStatus.PRESENT:
+        return "bcr"
+    if values["tp53"]:
+        return "tp53"
+    return "other" if values["high_risk_genetics"] else "none"
 
 
 def _sites(patch: Patch) -> frozenset[Site]:
@@ -128,17 +144,109 @@ def _words(dim: Dimension, patches: list[Patch]) -> str:
                 parts += [_condition(dim.key, p) for p in named]
         return " or ".join(parts)
     if dim.key == "genetics":
-        flags = frozenset(_genetics(p) for p in patches)
-        if flags in _GENETICS_TOGETHER:
-            return _GENETICS_TOGETHER[flags]
+        together = _GENETICS_TOGETHER.get(frozenset(_genetics(p) for p in patches))
+        if together is not None:
+            return together
     return " or ".join(_condition(dim.key, p) for p in patches)
 
 
 Answer = tuple[str, tuple[str, ...], tuple[str, ...], float | None]  # answer, rules, missing, thr
+Combo = tuple[Patch, ...]  # one value of each dimension of a group
+
+
+def _groups(space: Space, missing: tuple[str, ...], reads: frozenset[str]) -> list[list[Dimension]]:
+    """The dimensions one missing input (or inputs known only together) sets, in the space's
+    order: the relapse date sets both the time from diagnosis and from the end of therapy, and
+    documenting it fixes both at once."""
+    groups: dict[tuple[str, ...], list[Dimension]] = {}
+    for dim in space.dims:
+        if len(dim.values) > 1 and dim.key in reads and set(dim.names) & set(missing):
+            groups.setdefault(dim.names, []).append(dim)
+    return list(groups.values())
+
+
+def _combos(inputs: RelapseInputs, dims: list[Dimension]) -> list[Combo]:
+    """The values the group can take together: those some date gives, when one missing date
+    sets several dimensions (the others known), else every combination."""
+    every = list(product(*(d.values for d in dims)))
+    keys = [d.key for d in dims]
+    if len(dims) < 2:
+        return every
+    dates = _candidate_dates(inputs, dims[0].names, keys)
+    if dates is None:
+        return every
+    possible = {tuple(_patch(inputs, key, day) for key in keys) for day in dates}
+    return [combo for combo in every if combo in possible]
+
+
+def _candidate_dates(
+    inputs: RelapseInputs, names: tuple[str, ...], keys: list[str]
+) -> list[date] | None:
+    """Dates on each side of every bound the group's dimensions turn on (the answer is the same
+    between two bounds)."""
+    dx, rel, eot, born = (
+        inputs.diagnosis_date,
+        inputs.relapse_date,
+        inputs.end_of_therapy,
+        inputs.birth_date,
+    )
+    if names == ("relapse_date",) and dx is not None and eot is not None and "eot" in keys:
+        bounds = [dx + relativedelta(months=18), dx + relativedelta(months=36)]
+        bounds.append(eot + relativedelta(months=6))
+        floor, ceiling = dx, None
+    elif names == ("diagnosis_date",) and rel is not None and born is not None:
+        bounds = [rel - relativedelta(months=18), rel - relativedelta(months=36)]
+        bounds.append(born + relativedelta(years=15))
+        floor, ceiling = born, rel
+    else:
+        return None
+    days = {floor} | {b + timedelta(days=k) for b in bounds for k in (-1, 0, 1)}
+    return [d for d in days if d >= floor and (ceiling is None or d <= ceiling)]
+
+
+def _patch(inputs: RelapseInputs, key: str, day: date) -> Patch:
+    """The value of dimension `key` when the missing date is `day`."""
+    rel = inputs.relapse_date or day
+    dx = inputs.diagnosis_date or day
+    if key == "dx":
+        return (("lt18", before_months(rel, dx, 18)), ("lt36", before_months(rel, dx, 36)))
+    if key == "eot":
+        assert inputs.end_of_therapy is not None  # noqa: S101 - _candidate_dates checked it
+        return (("within6", before_months(rel, inputs.end_of_therapy, 6)),)
+    assert inputs.birth_date is not None  # noqa: S101 - _candidate_dates checked it
+    return (("age15", relativedelta(dx, inputs.birth_date).years >= 15),)
+
+
+def _restrict(space: Space, dims: list[Dimension], combo: Combo) -> Space:
+    for dim, patch in zip(dims, combo, strict=True):
+        space = space.restrict(dim.key, (patch,))
+    return space
+
+
+def _phrase(dims: list[Dimension], chosen: list[Combo], every: list[Combo]) -> str:
+    """Combinations of the group's values in words; "" when they are all there are."""
+    if set(chosen) == set(every):
+        return ""
+    if len(dims) == 1:
+        return _words(dims[0], [c[0] for c in chosen])
+    # The first dimension's values grouped by the values of the others they come with.
+    by_rest: dict[frozenset[Combo], list[Patch]] = {}
+    for first in dict.fromkeys(c[0] for c in chosen):
+        by_rest.setdefault(frozenset(c[1:] for c in chosen if c[0] == first), []).append(first)
+    all_firsts = {c[0] for c in every}
+    pieces = []
+    for rest, firsts in by_rest.items():
+        possible = list(dict.fromkeys(c[1:] for c in every if c[0] in firsts))
+        head = "" if set(firsts) == all_firsts else _words(dims[0], firsts)
+        tail = _phrase(dims[1:], [r for r in possible if r in rest], possible)
+        pieces.append(" and ".join(x for x in (head, tail) if x))
+    return "; or ".join(pieces)
 
 
 def _changes_for(
     space: Space,
+    inputs: RelapseInputs,
+    *,
     target: str,
     missing: tuple[str, ...],
     reads: frozenset[str],
@@ -147,30 +255,29 @@ def _changes_for(
     """Per missing input: one change per answer its values give; the values that leave the
     answer undecided are one change naming what would still be missing."""
     changes: list[Change] = []
-    for dim in space.dims:
-        names = tuple(n for n in dim.names if n in missing)
-        if len(dim.values) < 2 or not names or dim.key not in reads:
-            continue
-        decided: dict[Answer, list[Patch]] = {}
-        undecided: list[tuple[Answer, Patch]] = []
-        for patch in dim.values:
-            found = answer(space.restrict(dim.key, (patch,)))
+    for group in _groups(space, missing, reads):
+        names = tuple(n for n in group[0].names if n in missing)
+        dims = [_with_bcr_abl1(inputs, d) for d in group]
+        every = _combos(inputs, dims)
+        decided: dict[Answer, list[Combo]] = {}
+        undecided: list[tuple[Answer, Combo]] = []
+        for combo in every:
+            found = answer(_restrict(space, dims, combo))
             if found[0] == INDETERMINATE:
-                undecided.append((found, patch))
+                undecided.append((found, combo))
             else:
-                decided.setdefault(found, []).append(patch)
-        for (value, rules, still, threshold), patches in decided.items():
-            changes.append(
-                Change(target, names, _words(dim, patches), value, rules, still, threshold)
-            )
+                decided.setdefault(found, []).append(combo)
+        for (value, rules, still, threshold), combos in decided.items():
+            condition = _phrase(dims, combos, every)
+            changes.append(Change(target, names, condition, value, rules, still, threshold))
         if undecided:
             needed = {n for a, _ in undecided for n in a[2]}
-            rest = [p for _, p in undecided]
+            whatever = _QUANTITY[dims[0].key] if len(dims) == 1 else input_names(dims[0].names)
             changes.append(
                 Change(
                     target,
                     names,
-                    _words(dim, rest) if decided else f"whatever the {_QUANTITY[dim.key]}",
+                    _phrase(dims, [c for _, c in undecided], every) or f"whatever the {whatever}",
                     INDETERMINATE,
                     tuple(dict.fromkeys(r for a, _ in undecided for r in a[1])),
                     tuple(n for n in INPUT_NAMES if n in needed),
@@ -179,7 +286,19 @@ def _changes_for(
     return changes
 
 
+def _with_bcr_abl1(inputs: RelapseInputs, dim: Dimension) -> Dimension:
+    """Untested BCR-ABL1 counts as absent (§3: an exclusion counts only when documented), so no
+    world holds it; documenting it is a value of the genetics of its own (IntReALL: PATH-0)."""
+    if dim.key != "genetics" or inputs.genetics.status("BCR-ABL1") is not MarkerStatus.NOT_TESTED:
+        return dim
+    if not any(dict(p)["high_risk_genetics"] for p in dim.values):
+        return dim
+    bcr: Patch = (("high_risk_genetics", True), ("tp53", False), ("bcr_abl1", MarkerStatus.PRESENT))
+    return replace(dim, values=(*dim.values, bcr))
+
+
 def what_would_change(
+    inputs: RelapseInputs,
     space: Space,
     primary: str,
     schemes: dict[str, SchemeResult],
@@ -193,7 +312,14 @@ def what_would_change(
 
     changes: list[Change] = []
     if pathway.plan in UNDECIDED_PLANS:
-        changes += _changes_for(space, PLAN, pathway.decided_by, DIMENSIONS, plan_answer)
+        changes += _changes_for(
+            space,
+            inputs,
+            target=PLAN,
+            missing=pathway.decided_by,
+            reads=DIMENSIONS,
+            answer=plan_answer,
+        )
     for key in scheme_keys():
         result = schemes[key]
         if result.group != INDETERMINATE:
@@ -203,5 +329,12 @@ def what_would_change(
             r = assess_scheme(key, narrowed)
             return (r.group, (r.rule,), r.missing, None)
 
-        changes += _changes_for(space, key, result.missing, get_scheme(key).reads, scheme_answer)
+        changes += _changes_for(
+            space,
+            inputs,
+            target=key,
+            missing=result.missing,
+            reads=get_scheme(key).reads,
+            answer=scheme_answer,
+        )
     return tuple(changes)

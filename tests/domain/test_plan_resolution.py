@@ -6,6 +6,8 @@ B lineage and genetics evaluated (no marker) unless the case says otherwise.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -273,22 +275,69 @@ def test_resolving_a_missing_input_never_contradicts_the_plan(
                     assert after.threshold == before.threshold
 
 
-# Each unknown input's documented values (issue 8, point 5): one per MRD band, both lineages,
-# genetics with no marker, with BCR-ABL1 (IntReALL's exclusion) and with TP53.
-RESOLUTIONS: dict[str, tuple[tuple[str, Any], ...]] = {
-    "mrd": (("mrd", mrd(5e-5)), ("mrd", mrd(5e-4)), ("mrd", mrd(2e-3))),
-    "lineage": (("lineage", Lineage.B), ("lineage", Lineage.T)),
+def _covers_mrd(value: float) -> Callable[[str], bool]:
+    percent = value * 100
+
+    def covers(condition: str) -> bool:
+        for piece in condition.removeprefix("post-induction MRD ").split(" or post-induction MRD "):
+            if m := re.fullmatch(r"< ([\d.]+) %", piece):
+                inside = percent < float(m[1])
+            elif m := re.fullmatch(r"([\d.]+) % to < ([\d.]+) %", piece):
+                inside = float(m[1]) <= percent < float(m[2])
+            elif m := re.fullmatch(r"≥ ([\d.]+) %", piece):
+                inside = percent >= float(m[1])
+            else:
+                inside = piece == "whatever the post-induction MRD"
+            if inside:
+                return True
+        return False
+
+    return covers
+
+
+def _covers_any(*phrases: str) -> Callable[[str], bool]:
+    return lambda condition: any(
+        piece in phrases for piece in [condition, *condition.split(" or ")]
+    )
+
+
+NO_TP53 = "no TP53 alteration"
+ANY_MARKER = "any high-risk marker (TP53 or another)"
+KMT2A = Genetics(
+    evaluated=True, markers={"TP53": MarkerStatus.ABSENT, "KMT2A": MarkerStatus.PRESENT}
+)
+BCR_ONLY = Genetics(
+    evaluated=True, markers={"TP53": MarkerStatus.ABSENT, "BCR-ABL1": MarkerStatus.PRESENT}
+)
+# Each unknown input's documented values (issue 8, point 5), with the test's own reading of the
+# words that describe it: one per MRD band, both lineages, genetics with no marker, KMT2A,
+# BCR-ABL1 (IntReALL's exclusion, a value of its own) and TP53.
+RESOLUTIONS: dict[str, tuple[tuple[str, Any, Callable[[str], bool]], ...]] = {
+    "mrd": tuple(("mrd", mrd(v), _covers_mrd(v)) for v in (5e-5, 5e-4, 2e-3)),
+    "lineage": tuple(
+        ("lineage", lin, _covers_any(f"{lin} lineage", "whatever the lineage"))
+        for lin in (Lineage.B, Lineage.T)
+    ),
     "genetics": (
-        ("genetics", Genetics(evaluated=True)),
-        ("genetics", TP53),
         (
             "genetics",
-            Genetics(
-                evaluated=True,
-                markers={
-                    m: MarkerStatus.ABSENT if m == "TP53" else MarkerStatus.PRESENT
-                    for m in ("TP53", "KMT2A")
-                },
+            Genetics(evaluated=True),
+            _covers_any("no high-risk genetic marker", NO_TP53, "whatever the genetics"),
+        ),
+        (
+            "genetics",
+            TP53,
+            _covers_any("TP53 alteration present", ANY_MARKER, "whatever the genetics"),
+        ),
+        (
+            "genetics",
+            KMT2A,
+            _covers_any(
+                "a high-risk marker other than TP53 (e.g. KMT2A, iAMP21)",
+                "a high-risk marker other than TP53",
+                NO_TP53,
+                ANY_MARKER,
+                "whatever the genetics",
             ),
         ),
     ),
@@ -300,21 +349,39 @@ RESOLUTIONS: dict[str, tuple[tuple[str, Any], ...]] = {
 def test_what_would_change_says_what_documenting_the_input_gives(
     record: dict[str, Any], primary: str
 ) -> None:
-    """Documenting a missing input gives, for each undecided group and plan, one of the
-    answers "what would change the answer" listed for that input."""
+    """Documenting a missing input gives, for each undecided group and the plan, the answer of
+    the one change whose words describe the documented value."""
     before = assess(make_inputs(**record), AS_OF, primary)
-    missing = {m for r in before.schemes.values() for m in r.missing} | set(
-        before.pathway.decided_by
-    )
-    for name in missing & set(RESOLUTIONS):
-        for field, value in RESOLUTIONS[name]:
+    untested_bcr = before.inputs.genetics.status("BCR-ABL1") is MarkerStatus.NOT_TESTED
+    for name, resolutions in RESOLUTIONS.items():
+        extra = (
+            (
+                (
+                    "genetics",
+                    BCR_ONLY,
+                    _covers_any(
+                        "BCR-ABL1 present",
+                        "a high-risk marker other than TP53",
+                        NO_TP53,
+                        ANY_MARKER,
+                        "whatever the genetics",
+                    ),
+                ),
+            )
+            if name == "genetics" and untested_bcr and record["genetics"] is UNTESTED
+            else ()
+        )
+        for field, value, covers in (*resolutions, *extra):
             after = assess(make_inputs(**{**record, field: value}), AS_OF, primary)
-            answers: dict[str, set[str]] = {}
-            for c in before.changes:
-                if name in c.inputs:
-                    answers.setdefault(c.target, set()).add(c.answer)
-            for key, result in before.schemes.items():
-                if name in result.missing:
-                    assert after.schemes[key].group in answers[key]
+            answers = {key: r.group for key, r in after.schemes.items()}
+            answers["plan"] = after.pathway.plan
+            targets = {key for key, r in before.schemes.items() if name in r.missing}
             if name in before.pathway.decided_by:
-                assert after.pathway.plan in answers["plan"]
+                targets.add("plan")
+            for target in targets:
+                found = [
+                    c.answer
+                    for c in before.changes
+                    if c.target == target and name in c.inputs and covers(c.condition)
+                ]
+                assert found == [answers[target]], (target, value)
