@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date
 from itertools import product
 from typing import cast
 
@@ -191,17 +191,23 @@ def _candidate_dates(
         inputs.birth_date,
     )
     if names == ("relapse_date",) and dx is not None and eot is not None and "eot" in keys:
-        bounds = [dx + relativedelta(months=18), dx + relativedelta(months=36)]
-        bounds.append(eot + relativedelta(months=6))
+        bounds = [_shift(dx, months=18), _shift(dx, months=36), _shift(eot, months=6)]
         floor, ceiling = dx, None
     elif names == ("diagnosis_date",) and rel is not None and born is not None:
-        bounds = [rel - relativedelta(months=18), rel - relativedelta(months=36)]
-        bounds.append(born + relativedelta(years=15))
+        bounds = [_shift(rel, months=-18), _shift(rel, months=-36), _shift(born, months=180)]
         floor, ceiling = born, rel
     else:
         return None
-    days = {floor} | {b + timedelta(days=k) for b in bounds for k in (-1, 0, 1)}
+    days = {floor} | {d for b in bounds if b for k in (-1, 0, 1) if (d := _shift(b, days=k))}
     return [d for d in days if d >= floor and (ceiling is None or d <= ceiling)]
+
+
+def _shift(day: date, *, months: int = 0, days: int = 0) -> date | None:
+    """`day` moved, or None past the calendar's ends (dates near 9999-12-31 are valid FHIR)."""
+    try:
+        return day + relativedelta(months=months, days=days)
+    except (ValueError, OverflowError):
+        return None
 
 
 def _patch(inputs: RelapseInputs, key: str, day: date) -> Patch:

@@ -15,7 +15,7 @@ from service.domain import schemes
 from service.domain.assessment import NOT_APPLICABLE, Addition, Pathway, Plan, SchemeResult
 from service.domain.facts import DIMENSIONS, Facts, MrdBand, Space, decide
 from service.domain.inputs import Lineage, Site
-from service.domain.words import PLAN_WORDS, groups_words, input_names
+from service.domain.words import PLAN_WORDS, groups_words, input_names, mrd_percent
 
 SUPPORTIVE_CARE = frozenset({(Addition.SUPPORTIVE_CARE, "PATH-9")})
 
@@ -71,11 +71,6 @@ def world_plan(f: Facts, primary: str) -> WorldPlan:
     if f.lineage is Lineage.T:
         additions.add((Addition.T_LINEAGE_AGENTS, "PATH-8"))
     return WorldPlan(plan, rules, scheme.key, group, frozenset(additions))
-
-
-def threshold_label(threshold: float) -> str:
-    """1e-3 → "1e-3", as the spec writes thresholds."""
-    return f"{threshold:.0e}".replace("e-0", "e-")
 
 
 def _by_rule(rules: set[str]) -> tuple[str, ...]:
@@ -143,7 +138,7 @@ def pathway_for(space: Space, primary: str, scheme: SchemeResult) -> Pathway:
         reason = f"{handover}{title} {groups} → {PLAN_WORDS[plan]}{either} ({rules})."
         if single_group and [r for r in plan_rules if r != "PATH-0"] == ["PATH-3"]:
             side = "<" if plan == Plan.CHEMOTHERAPY else "≥"
-            label = threshold_label(schemes.get_scheme(followed).mrd_threshold)
+            label = mrd_percent(schemes.get_scheme(followed).mrd_threshold)
             reason = (
                 f"{handover}{title} {groups}, post-induction MRD {side} {label} → "
                 f"{PLAN_WORDS[plan]} (PATH-3)."
@@ -152,7 +147,7 @@ def pathway_for(space: Space, primary: str, scheme: SchemeResult) -> Pathway:
             reason += " TP53 alteration: HSCT regardless of MRD (PATH-6)."
     elif (threshold := _mrd_threshold(space, primary)) is not None:
         plan, decided_by = Plan.MRD_DIRECTED, ("mrd",)
-        label = threshold_label(threshold)
+        label = mrd_percent(threshold)
         reason = (
             f"{handover}{title} {groups}: the post-induction MRD decides — ≥ {label} "
             f"chemotherapy then HSCT, < {label} chemotherapy ({', '.join(plan_rules)})."

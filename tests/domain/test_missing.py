@@ -343,3 +343,21 @@ def test_changes_sites_named_by_pattern_when_the_whole_pattern_agrees() -> None:
     conditions = _changes(a, "bfm", "sites")
     assert conditions["isolated extramedullary relapse"] == ("S1", ("BFM-B",), ())
     assert conditions["isolated marrow relapse or combined relapse"] == ("S2", ("BFM-B",), ())
+
+
+@pytest.mark.parametrize(
+    ("diagnosis", "group"),
+    [(date(2018, 1, 1), "high"), (date(2015, 1, 1), "standard")],
+    ids=["12-months", "48-months"],
+)
+def test_a_missing_date_that_sets_two_inputs_is_varied_as_one(diagnosis: date, group: str) -> None:
+    # The diagnosis date sets the time to relapse and the age at diagnosis (InPOG-ALL-R1 reads
+    # both); born 2010, relapse 2019-01-01: any diagnosis date gives an age < 15, so the change
+    # names the time alone and never "also needs date of diagnosis".
+    a = assess(make_inputs("late", "isolated_marrow", diagnosis_date=None), AS_OF, "inpog")
+    assert _changes(a, "inpog") == {
+        "relapse < 18 months after diagnosis": ("high", ("INPOG",), ()),
+        "relapse ≥ 18 months after diagnosis": ("standard", ("INPOG",), ()),
+    }
+    documented = assess(make_inputs("late", "isolated_marrow", diagnosis_date=diagnosis), AS_OF)
+    assert documented.schemes["inpog"].group == group

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from service.domain import assess
 from service.domain.facts import build_space
-from service.domain.inputs import Genetics, Lineage, MarkerStatus, Site
+from service.domain.inputs import Comparator, Genetics, Lineage, MarkerStatus, Site
 from service.domain.pathway import pathway_for
 from service.domain.schemes import assess_scheme, scheme_keys
 from tests.domain.builders import make_inputs, mrd
@@ -124,7 +124,7 @@ def test_mrd_directed_names_the_result_and_threshold_in_the_json() -> None:
     assert (pathway["plan"], pathway["threshold"], pathway["decided_by"]) == (MRD, 1e-4, ["mrd"])
     assert pathway["plan_rules"] == ["PATH-2", "PATH-4"]
     assert "post-induction MRD decides" in pathway["reason"]
-    assert "1e-4" in pathway["reason"]
+    assert "≥ 0.01 %" in pathway["reason"]  # as clinicians write MRD, like the plan's words
 
 
 def test_primary_indeterminate_but_one_plan_resolves() -> None:
@@ -344,6 +344,15 @@ RESOLUTIONS: dict[str, tuple[tuple[str, Any, Callable[[str], bool]], ...]] = {
 }
 
 
+def _agrees(record: dict[str, Any], field: str, value: Any) -> bool:
+    """Documenting a value resolves the input only where it agrees with what is known: an MRD
+    "< 0.1 %" is resolved by a number below 0.1 %, not by one above it."""
+    known = record.get(field)
+    if field != "mrd" or known is None or known.comparator is not Comparator.LT:
+        return True
+    return bool(value.value < known.value)
+
+
 @settings(max_examples=60, deadline=None)
 @given(records, st.sampled_from(scheme_keys()))
 def test_what_would_change_says_what_documenting_the_input_gives(
@@ -372,6 +381,8 @@ def test_what_would_change_says_what_documenting_the_input_gives(
             else ()
         )
         for field, value, covers in (*resolutions, *extra):
+            if not _agrees(record, field, value):
+                continue
             after = assess(make_inputs(**{**record, field: value}), AS_OF, primary)
             answers = {key: r.group for key, r in after.schemes.items()}
             answers["plan"] = after.pathway.plan
