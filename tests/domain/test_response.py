@@ -70,23 +70,37 @@ CASES = [
     pytest.param({7: "M3", 28: "M1"}, "SER", "RESP-SER", (), id="RESP-SER-M3-day14-missing"),
     pytest.param({14: "M2", 28: "M1"}, "SER", "RESP-SER", (), id="RESP-SER-day7-missing"),
     pytest.param(
-        {7: "M1", 28: "M1"}, "indeterminate", "RESP-RER/RESP-SER", ("day-14 marrow",), id="d14"
+        {7: "M1", 28: "M1"},
+        "indeterminate",
+        "RESP-RER/RESP-SER",
+        ("day-14 marrow",),
+        id="RESP-RER/SER-day-14-missing",
     ),
     pytest.param(
-        {14: "M1", 28: "M1"}, "indeterminate", "RESP-RER/RESP-SER", ("day-7 marrow",), id="d7"
+        {14: "M1", 28: "M1"},
+        "indeterminate",
+        "RESP-RER/RESP-SER",
+        ("day-7 marrow",),
+        id="RESP-RER/SER-day-7-missing",
     ),
     pytest.param(
         {28: "M1"},
         "indeterminate",
         "RESP-RER/RESP-SER",
         ("day-7 marrow", "day-14 marrow"),
-        id="d7-d14",
+        id="RESP-RER/SER-day-7-and-14-missing",
     ),
     # RESP-FAIL: no CR on day 28 (an M2/M3 day-28 marrow), whatever came before.
     pytest.param({7: "M1", 14: "M1", 28: "M2"}, "FAIL", "RESP-FAIL", (), id="RESP-FAIL-M2"),
     pytest.param({28: "M3"}, "FAIL", "RESP-FAIL", (), id="RESP-FAIL-M3"),
     # No day-28 marrow after day 35: indeterminate, naming it.
-    pytest.param({7: "M1", 14: "M1"}, "indeterminate", "RESP-CR2", ("day-28 marrow",), id="no-28"),
+    pytest.param(
+        {7: "M1", 14: "M1"},
+        "indeterminate",
+        "RESP-CR2",
+        ("day-28 marrow",),
+        id="RESP-CR2-no-day-28-marrow",
+    ),
 ]
 
 
@@ -129,31 +143,40 @@ def test_resp_cr2_needs_count_recovery_never_fails_on_m1(
     assert response.cls != "FAIL"
 
 
-# Window edges (days since day 0): a marrow outside its window is not read for that day.
+# Window edges (days since day 0): an M3 marrow inside a window is read for its day and decides
+# (RESP-SER on day 7 or 14, RESP-FAIL on day 28); outside, that day's marrow is missing.
+SER, FAIL = ("SER", "RESP-SER"), ("FAIL", "RESP-FAIL")
+NO_EARLY, NO_28 = ("indeterminate", "RESP-RER/RESP-SER"), ("indeterminate", "RESP-CR2")
+
+
 @pytest.mark.parametrize(
-    ("day", "nominal", "read"),
+    ("day", "nominal", "outcome"),
     [
-        pytest.param(4, 7, False, id="day-4"),
-        pytest.param(5, 7, True, id="day-5"),
-        pytest.param(9, 7, True, id="day-9"),
-        pytest.param(10, 7, False, id="day-10"),
-        pytest.param(11, 14, False, id="day-11"),
-        pytest.param(12, 14, True, id="day-12"),
-        pytest.param(17, 14, True, id="day-17"),
-        pytest.param(18, 14, False, id="day-18"),
-        pytest.param(24, 28, False, id="day-24"),
-        pytest.param(25, 28, True, id="day-25"),
-        pytest.param(35, 28, True, id="day-35"),
-        pytest.param(36, 28, False, id="day-36"),
+        pytest.param(4, 7, NO_EARLY, id="RESP-RER/SER-day-4-not-day-7"),
+        pytest.param(5, 7, SER, id="RESP-SER-day-5-is-day-7"),
+        pytest.param(9, 7, SER, id="RESP-SER-day-9-is-day-7"),
+        pytest.param(10, 7, NO_EARLY, id="RESP-RER/SER-day-10-not-day-7"),
+        pytest.param(11, 14, NO_EARLY, id="RESP-RER/SER-day-11-not-day-14"),
+        pytest.param(12, 14, SER, id="RESP-SER-day-12-is-day-14"),
+        pytest.param(17, 14, SER, id="RESP-SER-day-17-is-day-14"),
+        pytest.param(18, 14, NO_EARLY, id="RESP-RER/SER-day-18-not-day-14"),
+        pytest.param(24, 28, NO_28, id="RESP-CR2-day-24-not-day-28"),
+        pytest.param(25, 28, FAIL, id="RESP-FAIL-day-25-is-day-28"),
+        pytest.param(35, 28, FAIL, id="RESP-FAIL-day-35-is-day-28"),
+        pytest.param(36, 28, NO_28, id="RESP-CR2-day-36-not-day-28"),
     ],
 )
-def test_windows(day: int, nominal: int, read: bool) -> None:
+def test_windows(day: int, nominal: int, outcome: tuple[str, str]) -> None:
     marrows = {28: "M1", day: "M3"} if nominal != 28 else {day: "M3"}
-    response = read_response(record(marrows, counts_day=day), LATER)
+    response = read_response(record(marrows), LATER)
     assert response is not None
+    assert (response.cls, response.rule) == outcome
+    read = outcome in (SER, FAIL)
     assert (nominal in response.marrows) == read
     if read:
         assert response.marrows[nominal].value.source == f"Observation/m{day}"
+    else:
+        assert f"day-{nominal} marrow" in response.missing
 
 
 def test_nearest_the_nominal_day_wins_a_tie_goes_to_the_later() -> None:
