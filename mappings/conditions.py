@@ -13,7 +13,7 @@ from typing import Any
 from mappings.codesets import CodeSets, normalise_system
 from mappings.fhirjson import as_dict, as_list, as_str, codings, full_date, has_words, ref
 from service.domain.inputs import Lineage, Site
-from service.domain.orders import Day0Candidate, SiteDisease, day0_after
+from service.domain.orders import Day0Candidate, SiteDisease, Unread, day0_after
 
 HISTOLOGY_EXTENSION = (
     "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-histology-morphology-behavior"
@@ -235,19 +235,35 @@ def read_condition(resource: Mapping[str, Any], codes: CodeSets) -> ConditionFac
     )
 
 
-def site_disease(c: ConditionFacts) -> SiteDisease | None:
-    """The extramedullary sites a Condition of the leukaemia names as involved, dated as the
-    relapse mapping dates it: a relapse Condition by its onset, any other by onset, else
-    recordedDate (fhir-contract.md, "Extramedullary disease at day 28"). Marrow is left to the
-    blasts; a differential diagnosis does not count, as for the relapse."""
+def _disease_sites(c: ConditionFacts) -> frozenset[Site]:
+    """The extramedullary sites a Condition of the leukaemia names as involved (marrow is left
+    to the blasts; a differential diagnosis does not count, as for the relapse)."""
     if not c.is_all or not c.involved or c.verification == "differential":
-        return None
-    when = c.onset if c.relapse_code or c.relapse_status else c.date
-    sites = (c.sites.sites or frozenset()) - {Site.MARROW}
+        return frozenset()
+    return (c.sites.sites or frozenset()) - {Site.MARROW}
+
+
+def _disease_date(c: ConditionFacts) -> date | None:
+    # Dated as the relapse mapping dates it: a relapse Condition by its onset, any other by
+    # onset, else recordedDate (fhir-contract.md, "Extramedullary disease at day 28").
+    return c.onset if c.relapse_code or c.relapse_status else c.date
+
+
+def site_disease(c: ConditionFacts) -> SiteDisease | None:
+    """The extramedullary disease a dated Condition documents, for the day-28 window."""
+    sites, when = _disease_sites(c), _disease_date(c)
     if when is None or not sites:
         return None
     confirmed = c.verification not in UNCONFIRMED
-    return SiteDisease(frozenset(sites), when, c.ref, confirmed, c.sites.other)
+    return SiteDisease(sites, when, c.ref, confirmed, c.sites.other)
+
+
+def undated_disease(c: ConditionFacts) -> Unread | None:
+    """Extramedullary disease a Condition documents with no date to place it: it could be
+    disease at day 28, so it is kept as a value not read, as an undated marrow is."""
+    if _disease_date(c) is not None or not _disease_sites(c):
+        return None
+    return Unread("site_disease", None, c.ref)
 
 
 def _episodes(

@@ -372,7 +372,10 @@ def extract(
         ignored=rec.ignored,
         day0_candidates=candidates,
         site_disease=tuple(d for f in facts if (d := cond.site_disease(f)) is not None),
-        unread_disease=tuple(rec.unread_disease),
+        unread_disease=(
+            *rec.unread_disease,
+            *(u for f in facts if (u := cond.undated_disease(f)) is not None),
+        ),
     )
 
 

@@ -32,6 +32,7 @@ from service.domain.words import (
     input_sources,
     input_value,
     plan_words,
+    response_words,
 )
 from service.engine import KEY_LABELS, EngineResult
 from service.markdown import escape
@@ -355,30 +356,6 @@ def _change_answer(c: Change) -> str:
     else:
         text = group_words(c.answer)
     return f"{text} ({', '.join(c.rules)})" if c.rules else text
-
-
-RESPONSE_TEXT = {
-    "RER": "rapid early response",
-    "SER": "slow early response",
-    "FAIL": "induction failure (no CR on day 28): refractory disease",
-    "pending": "pending (no day-28 marrow yet)",
-    "indeterminate": "undetermined",
-}
-
-
-def response_words(r: Response) -> str:
-    """The response in plain words, with its rule, day 0 and the marrows read (no markup)."""
-    marrows = ", ".join(f"day {day} {m.grade}" for day, m in sorted(r.marrows.items()))
-    cr2 = {True: "met", False: "not met", None: "not shown"}[r.cr2]
-    if r.unassigned is not None:
-        marrows_words = f"marrows not assigned: {r.unassigned}"
-    else:
-        marrows_words = f"marrows: {marrows or 'none read'}"
-    words = (
-        f"{RESPONSE_TEXT[r.cls]} ({r.rule}); day 0 {r.day0.date.isoformat()} "
-        f"({r.day0.source}); {marrows_words}; CR2 on day 28 {cr2}."
-    )
-    return words + (f" Needs: {', '.join(r.missing)}." if r.missing else "")
 
 
 COUNTS_TITLE = "Counts for CR2 (RESP-CR2, within 3 days of the day-28 marrow)"

@@ -17,6 +17,7 @@ from mappings.extract import resources_from_bundle
 from service.cards import DISCLAIMER, scheme_name
 from service.domain import primary_schemes
 from service.domain.assessment import Addition, Plan
+from service.domain.response import Response
 from service.domain.schemes import get_scheme
 from service.domain.words import (
     PATTERN_WORDS,
@@ -25,6 +26,7 @@ from service.domain.words import (
     group_words,
     input_names,
     plan_words,
+    response_words,
 )
 from service.engine import assess_resources
 from service.settings import local_today
@@ -192,12 +194,12 @@ def _assess(args: argparse.Namespace) -> int:
     progress = _Progress(sys.stderr, len(paths)) if len(paths) > 1 else None
     failed = False
     for done, path in enumerate(paths, 1):
-        line = _assess_path(path, codes, args.primary, as_of)
+        line, response = _assess_path(path, codes, args.primary, as_of)
         failed = failed or "error" in line
         if progress:
             progress.clear()
         if fmt == "text":
-            sys.stdout.write(("\n" if done > 1 else "") + _summary(path, line))
+            sys.stdout.write(("\n" if done > 1 else "") + _summary(path, line, response))
             sys.stdout.flush()
         else:
             _write(sys.stdout, line, pretty=len(paths) == 1)
@@ -242,8 +244,9 @@ class _Progress:
             self.shown = False
 
 
-def _summary(path: Path, a: dict[str, Any]) -> str:
-    """A few lines a clinician reads at a glance; the JSON has the rest (sources, evidence)."""
+def _summary(path: Path, a: dict[str, Any], response: Response | None) -> str:
+    """A few lines a clinician reads at a glance; the JSON has the rest (sources, evidence).
+    `response` is the assessment's response to reinduction, in the card's words."""
     if "error" in a:
         return _plain(f"{path}: cannot assess: {a['error']}") + "\n"
     lines = [f"{path}: {a['patient'] or 'patient without id'}, as of {a['as_of']}"]
@@ -282,6 +285,8 @@ def _summary(path: Path, a: dict[str, Any]) -> str:
         if pathway["rules"]:
             lines[-1] += f" ({', '.join(pathway['rules'])})"
         lines += [f"  + {addition_words(Addition(x))}" for x in pathway["additions"]]
+        if response is not None:
+            lines += ["", f"Response to reinduction: {response_words(response)}"]
         missing = sorted({m for r in schemes.values() for m in r["missing"]})
         missing += [m for m in pathway["decided_by"] if m not in missing]
         needed = input_names(missing) if missing else "nothing that decides a group"
@@ -298,19 +303,22 @@ def _plain(text: str) -> str:
     return "".join("\ufffd" if unicodedata.category(c)[0] == "C" else c for c in text)
 
 
-def _assess_path(path: Path, codes: CodeSets, primary: str, as_of: date) -> dict[str, Any]:
+def _assess_path(
+    path: Path, codes: CodeSets, primary: str, as_of: date
+) -> tuple[dict[str, Any], Response | None]:
+    """The assessment's JSON (or the error) and its response to reinduction."""
     try:
         bundle = json.loads(path.read_bytes())
     except OSError as exc:
-        return {"path": str(path), "error": f"cannot read the file: {exc.strerror or exc}"}
+        return {"path": str(path), "error": f"cannot read the file: {exc.strerror or exc}"}, None
     except ValueError as exc:
-        return {"path": str(path), "error": f"not JSON: {exc}"}
+        return {"path": str(path), "error": f"not JSON: {exc}"}, None
     try:
         resources = resources_from_bundle(bundle)
     except InvalidBundle as exc:
-        return {"path": str(path), "error": str(exc)}
+        return {"path": str(path), "error": str(exc)}, None
     result = assess_resources(resources, codes=codes, primary=primary, as_of=as_of)
-    return result.assessment.to_json()
+    return result.assessment.to_json(), result.assessment.response
 
 
 def _write(out: TextIO, obj: dict[str, Any], *, pretty: bool) -> None:

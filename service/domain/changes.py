@@ -17,9 +17,9 @@ from service.domain.facts import DIMENSIONS, INPUT_NAMES, Dimension, MrdBand, Pa
 from service.domain.inputs import MarkerStatus, RelapseInputs, Site
 from service.domain.pathway import pathway_for
 from service.domain.schemes import assess_scheme, get_scheme, scheme_keys
-from service.domain.sites import pattern_of
+from service.domain.sites import pattern_of, site_list
 from service.domain.timing import before_months
-from service.domain.words import PATTERN_WORDS, SITE_WORDS, input_names
+from service.domain.words import PATTERN_WORDS, input_names
 
 PLAN = "plan"  # the `target` of a change to the plan; the others are scheme keys
 UNDECIDED_PLANS = frozenset({Plan.MRD_DIRECTED, Plan.INDETERMINATE})
@@ -79,8 +79,7 @@ def _condition(key: str, patch: Patch) -> str:
         return "relapse ≥ 6 months after the end of frontline therapy"
     if key == "sites":
         sites = _sites(patch)
-        named = ", ".join(SITE_WORDS[s] for s in Site if s in sites)
-        return f"{PATTERN_WORDS[pattern_of(sites)]} relapse ({named})"
+        return f"{PATTERN_WORDS[pattern_of(sites)]} relapse ({site_list(sites)})"
     if key == "age":
         return "age ≥ 15 years at diagnosis" if values["age15"] else "age < 15 years at diagnosis"
     if key == "lineage":

@@ -32,7 +32,7 @@ from service.domain.orders import (
     Value,
     reinduction_day0,
 )
-from service.domain.sites import blast_grade
+from service.domain.sites import blast_grade, site_list
 
 RER, SER, FAIL, PENDING, INDETERMINATE = "RER", "SER", "FAIL", "pending", "indeterminate"
 # Nominal day → the days since day 0 a marrow counts for it (§7; CALL-0603 examined day 29).
@@ -63,7 +63,6 @@ STILL_WITHOUT_MARROW_NOTE = (
     "No day-28 marrow read: with extramedullary disease still documented at a relapse site "
     "every marrow grade gives induction failure, so the response is given (§7)."
 )
-SITE_WORDS = {Site.CNS: "CNS", Site.TESTIS: "testis", Site.OTHER: "other extramedullary site"}
 OVERLAP_NOTE = (
     "M1 on day 7, then M2/M3 on day 14: both definitions fit; read as SER, the slower (§7)."
 )
@@ -248,12 +247,8 @@ def _disease_hiding(record: OrderRecord, day0: date, as_of: date) -> tuple[str, 
     )
 
 
-def _sites_words(sites: frozenset[Site]) -> str:
-    return ", ".join(SITE_WORDS.get(s, s) for s in sorted(sites))
-
-
 def _disease_note(d: Disease) -> str:
-    where = f"{_sites_words(d.found.sites)} ({d.found.source}, {d.found.date.isoformat()})"
+    where = f"{site_list(d.found.sites)} ({d.found.source}, {d.found.date.isoformat()})"
     if not d.found.confirmed:
         return f"Extramedullary disease at day 28 not confirmed (verification status): {where}."
     if d.at_relapse:
@@ -269,18 +264,21 @@ def _disease_note(d: Disease) -> str:
 
 
 def _disease_missing(disease: tuple[Disease, ...]) -> tuple[str, ...]:
-    """What would decide when the extramedullary disease documented does not (most severe
-    first): a site not among the relapse's, or an unconfirmed finding."""
+    """What would decide when the extramedullary disease documented does not, each kind named
+    (most severe first): a site not among the relapse's, an unconfirmed finding."""
     elsewhere = [d.found.source for d in disease if d.found.confirmed and not d.at_relapse]
-    if elsewhere:
-        return (
-            "review of extramedullary disease at day 28 at a site not recorded at the relapse "
-            f"({', '.join(elsewhere)})",
-        )
     unconfirmed = [d.found.source for d in disease if not d.found.confirmed]
-    if unconfirmed:
-        return (f"confirmation of extramedullary disease at day 28 ({', '.join(unconfirmed)})",)
-    return ()
+    return tuple(
+        f"{what} ({', '.join(sources)})"
+        for what, sources in (
+            (
+                "review of extramedullary disease at day 28 at a site not recorded at the relapse",
+                elsewhere,
+            ),
+            ("confirmation of extramedullary disease at day 28", unconfirmed),
+        )
+        if sources
+    )
 
 
 def unread_day0(record: OrderRecord, day0: Day0 | None) -> tuple[str, ...]:
@@ -433,18 +431,26 @@ def read_response(record: OrderRecord, as_of: date) -> Response | None:
     if day28.grade != "M1" or still:
         # §7: FAIL needs an M2/M3 day-28 marrow or extramedullary disease still documented.
         return response(FAIL, False, "RESP-FAIL")
+    unread_disease = _disease_hiding(record, day0.date, as_of)
+    disease_unread = (
+        (_unread_words("extramedullary disease at day 28", unread_disease),)
+        if unread_disease
+        else ()
+    )
     if disease_missing := _disease_missing(disease):
-        # An unconfirmed finding at a relapse site, once confirmed, is a failure.
+        # An unconfirmed finding at a relapse site, once confirmed, is a failure; so could an
+        # unreadable Condition be.
         unsure = any(not d.found.confirmed and d.at_relapse for d in disease) or bool(
-            _disease_hiding(record, day0.date, as_of)
+            disease_unread
         )
-        return response(INDETERMINATE, no_cr2, "RESP-CR2", disease_missing, could_fail=unsure)
-    if unread_disease := _disease_hiding(record, day0.date, as_of):
+        return response(
+            INDETERMINATE, no_cr2, "RESP-CR2", disease_missing + disease_unread, could_fail=unsure
+        )
+    if disease_unread:
         # An unreadable Condition could be disease still documented (a failure).
         seen = blasts is not None and not blasts_hiding and blasts.value > 0
-        missing = (_unread_words("extramedullary disease at day 28", unread_disease),)
         return response(
-            INDETERMINATE, False if seen else None, "RESP-CR2", missing, could_fail=True
+            INDETERMINATE, False if seen else None, "RESP-CR2", disease_unread, could_fail=True
         )
     if blasts is not None and not blasts_hiding and blasts.value > 0:
         # RESP-CR2 needs no circulating blasts; with an M1 marrow and no extramedullary disease

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -16,6 +17,21 @@ EXTRAMEDULLARY: tuple[Site, ...] = (Site.CNS, Site.TESTIS, Site.OTHER)
 _EM_SUBSETS: tuple[frozenset[Site], ...] = tuple(
     frozenset(c) for n in range(len(EXTRAMEDULLARY) + 1) for c in combinations(EXTRAMEDULLARY, n)
 )
+
+# The sites in the words a clinician reads (the one table of them: words.py and the response's
+# notes use it, and the response is below words.py).
+SITE_WORDS: dict[Site, str] = {
+    Site.MARROW: "bone marrow",
+    Site.CNS: "CNS",
+    Site.TESTIS: "testis",
+    Site.OTHER: "other extramedullary site",
+}
+
+
+def site_list(found: Iterable[Site]) -> str:
+    """Sites in words, in the order of `Site`."""
+    chosen = set(found)
+    return ", ".join(SITE_WORDS[s] for s in Site if s in chosen)
 
 
 def blast_grade(blasts: float | None) -> str | None:

@@ -1,9 +1,10 @@
 """The words a clinician reads for the assessment's codes (issue 8, "Words a clinician reads").
 
-Plans, additions, groups, timing, site patterns, sites, markers and input names each have one
-table here, shared by the domain's reasons, the cards, the SMART app and the command line, so no
-enum value or field name reaches a reader and the card and the app say the same. Rule ids
-(BFM-B, PATH-3, EV-CALL-1) are not translated: they are the basis clinicians check.
+Plans, additions, groups, timing, site patterns, responses, markers and input names each have one
+table here (the sites' is beside the site patterns, where the response's notes read it), shared
+by the domain's reasons, the cards, the SMART app and the command line, so no enum value or
+field name reaches a reader and the card and the app say the same. Rule ids (BFM-B, PATH-3,
+EV-CALL-1) are not translated: they are the basis clinicians check.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ from collections.abc import Iterable
 from service.domain import sites, timing
 from service.domain.assessment import INDETERMINATE, NOT_APPLICABLE, Addition, Assessment, Plan
 from service.domain.facts import INPUT_NAMES
-from service.domain.inputs import HIGH_RISK_MARKERS, Comparator, Genetics, MarkerStatus, Mrd, Site
+from service.domain.inputs import HIGH_RISK_MARKERS, Comparator, Genetics, MarkerStatus, Mrd
+from service.domain.response import FAIL, PENDING, RER, SER, Response
+from service.domain.response import INDETERMINATE as RESPONSE_UNDETERMINED
+from service.domain.sites import site_list
 
 # Input names (RelapseInputs fields, `missing`, `decided_by`, `sources` keys) → labels. Written
 # to read inside a sentence too ("needs date of first relapse"); units go with the values.
@@ -67,11 +71,12 @@ PATTERN_WORDS: dict[str, str] = {
     sites.ISOLATED_MARROW: "isolated marrow",
     sites.INDETERMINATE: "undetermined",
 }
-SITE_WORDS: dict[Site, str] = {
-    Site.MARROW: "bone marrow",
-    Site.CNS: "CNS",
-    Site.TESTIS: "testis",
-    Site.OTHER: "other extramedullary site",
+RESPONSE_WORDS: dict[str, str] = {
+    RER: "rapid early response",
+    SER: "slow early response",
+    FAIL: "induction failure (no CR on day 28): refractory disease",
+    PENDING: "pending (no day-28 marrow yet)",
+    RESPONSE_UNDETERMINED: "undetermined",
 }
 # Marker names are the spec's (§5) except this one, which is a code.
 MARKER_WORDS: dict[str, str] = {"high_hyperdiploidy": "high hyperdiploidy (> 50)"}
@@ -171,6 +176,10 @@ def input_value(name: str, a: Assessment) -> str:
         return genetics_words(i.genetics)
     if name == "sites":
         return _sites(a)
+    if name == "refractory" and a.response is not None and a.response.cls == FAIL:
+        # §7: induction failure is refractory disease, whether or not a code says so.
+        coded = "; also coded" if value and input_sources(name, a) else ""
+        return f"yes: induction failure on reinduction (RESP-FAIL){coded}"
     if value is None or (value is False and not input_sources(name, a)):
         return "not documented"
     if isinstance(value, bool):
@@ -186,18 +195,29 @@ def input_value(name: str, a: Assessment) -> str:
     return str(value)
 
 
+def response_words(r: Response) -> str:
+    """The response in plain words, with its rule, day 0 and the marrows read (no markup): the
+    card, the app and the command line say the same."""
+    marrows = ", ".join(f"day {day} {m.grade}" for day, m in sorted(r.marrows.items()))
+    cr2 = {True: "met", False: "not met", None: "not shown"}[r.cr2]
+    if r.unassigned is not None:
+        marrows_words = f"marrows not assigned: {r.unassigned}"
+    else:
+        marrows_words = f"marrows: {marrows or 'none read'}"
+    words = (
+        f"{RESPONSE_WORDS[r.cls]} ({r.rule}); day 0 {r.day0.date.isoformat()} "
+        f"({r.day0.source}); {marrows_words}; CR2 on day 28 {cr2}."
+    )
+    return words + (f" Needs: {', '.join(r.missing)}." if r.missing else "")
+
+
 def _sites(a: Assessment) -> str:
     """The sites, with those read from free text and a written site that could not be read."""
     i = a.inputs
-    order = list(Site)
-    if i.sites is None:
-        text = "not documented"
-    else:
-        text = ", ".join(SITE_WORDS[s] for s in sorted(i.sites, key=order.index)) or "none coded"
+    text = "not documented" if i.sites is None else site_list(i.sites) or "none coded"
     marks = []
     if i.sites_from_text:
-        shown = sorted(i.sites_from_text, key=order.index)
-        marks.append(f"read from text: {', '.join(SITE_WORDS[s] for s in shown)}")
+        marks.append(f"read from text: {site_list(i.sites_from_text)}")
     if i.sites_incomplete:
         marks.append("a site written in text could not be read")
     return f"{text} ({'; '.join(marks)})" if marks else text

@@ -12,7 +12,6 @@ from service.cards import (
     COUNTS_TITLE,
     change_groups,
     count_values,
-    response_words,
     scheme_name,
 )
 from service.domain.assessment import Assessment
@@ -28,6 +27,7 @@ from service.domain.words import (
     input_sources,
     input_value,
     plan_words,
+    response_words,
 )
 from service.engine import RESOURCE_TYPES
 from service.smart.timeline import Timeline, build_timeline

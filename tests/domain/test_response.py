@@ -530,6 +530,36 @@ def test_unconfirmed_emd_leaves_cr2_unshown_and_is_never_a_failure() -> None:
     assert response.missing == ("confirmation of extramedullary disease at day 28 (Condition/emd)",)
 
 
+ELSEWHERE_MISSING = (
+    "review of extramedullary disease at day 28 at a site not recorded at the relapse "
+    "(Condition/skin)"
+)
+
+
+def test_every_kind_of_day_28_finding_that_does_not_decide_is_named() -> None:
+    # A new site and an unconfirmed finding at a relapse site: each needs its own check.
+    r = emd(record(RECOVERED), 28, confirmed=False)
+    r = emd(r, 29, frozenset({Site.TESTIS}), source="Condition/skin")
+    response = read_response(r, LATER)
+    assert response is not None
+    assert (response.cls, response.cr2, response.could_fail) == ("indeterminate", False, True)
+    assert response.missing == (
+        ELSEWHERE_MISSING,
+        "confirmation of extramedullary disease at day 28 (Condition/emd)",
+    )
+
+
+def test_an_unreadable_condition_beside_a_finding_at_a_new_site_is_named_too() -> None:
+    r = emd(record(RECOVERED), 29, frozenset({Site.TESTIS}), source="Condition/skin")
+    response = read_response(unread(r, "site_disease", 28, "Condition/bad"), LATER)
+    assert response is not None
+    assert (response.cls, response.could_fail) == ("indeterminate", True)
+    assert response.missing == (
+        ELSEWHERE_MISSING,
+        "extramedullary disease at day 28 (Condition/bad could not be read)",
+    )
+
+
 def test_the_relapse_condition_itself_is_never_day_28_disease() -> None:
     # Even dated in the window (it never is: reinduction starts after the relapse).
     r = emd(record(RECOVERED), 28, source="Condition/rel")

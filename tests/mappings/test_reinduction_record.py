@@ -209,3 +209,14 @@ def test_an_unreadable_all_condition_naming_a_site_is_kept_with_its_date(codes: 
     assert [u for u in read.unread_values if u.kind == "site_disease"] == [
         Unread("site_disease", DAY0 + timedelta(days=28), "Condition/bad")
     ]
+
+
+def test_an_undated_condition_naming_a_site_is_kept_as_not_read(codes: CodeSets) -> None:
+    # With no date it cannot be placed against day 28, yet it could be disease there: kept as a
+    # value not read (the response names it), as an undated marrow is; never dropped.
+    undated = {k: v for k, v in _disease().items() if k != "onsetDateTime"}
+    read = _cns_relapse(codes, undated)
+    assert [d.source for d in read.site_disease] == ["Condition/rel"]
+    assert [u for u in read.unread_values if u.kind == "site_disease"] == [
+        Unread("site_disease", None, "Condition/emd")
+    ]

@@ -146,10 +146,10 @@ def test_record_text_cannot_drive_the_terminal(capsys: pytest.CaptureFixture[str
     _, out, _ = assess(capsys, MCODE_EXAMPLE)
     assessment: dict[str, Any] = json.loads(out)
     assessment["warnings"] = ["Observation/x: \x1b]0;owned\x07 \x1b[2J\u202eevil\nline"]
-    text = _summary(Path("a\x1b[31m.json"), assessment)
+    text = _summary(Path("a\x1b[31m.json"), assessment, None)
     assert not any(c in text for c in "\x1b\x07\u202e")
     assert "\ufffd[2J" in text
-    plain = _summary(Path("a.json"), {**assessment, "warnings": ["w"]})
+    plain = _summary(Path("a.json"), {**assessment, "warnings": ["w"]}, None)
     assert len(text.splitlines()) == len(plain.splitlines())  # no line break smuggled in
 
 

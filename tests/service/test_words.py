@@ -128,7 +128,8 @@ def test_no_code_or_file_name_reaches_a_card_the_app_or_the_cli_text(
         result = engine(path, primary)
         assert _shown(card_text(result)) == [], primary
         assert _shown(page_text(app, result)) == [], primary
-        text = _summary(Path("record.json"), result.assessment.to_json())
+        a = result.assessment
+        text = _summary(Path("record.json"), a.to_json(), a.response)
         assert _shown(text) == [], primary
 
 
@@ -165,6 +166,24 @@ def test_a_negative_that_nothing_documents_reads_not_documented() -> None:
     # A negative read from a resource keeps its source.
     assert card["On frontline therapy at relapse"].startswith("no — Observation/")
     assert app["On frontline therapy at relapse"][0] == "no"
+
+
+def test_refractory_from_the_response_reads_yes_with_its_rule() -> None:
+    # risk-schemes §7: induction failure is refractory disease, though no code says so.
+    result = engine(FIXTURES / "resp-fail.json", "bfm")
+    expected = "yes: induction failure on reinduction (RESP-FAIL)"
+    assert _card_inputs(result)["Refractory disease"] == expected
+    assert _app_inputs(result)["Refractory disease"] == (expected, ())
+
+
+def test_the_cli_text_gives_the_response_in_the_card_words() -> None:
+    result = engine(FIXTURES / "resp-fail.json", "bfm")
+    a = result.assessment
+    text = _summary(Path("r.json"), a.to_json(), a.response)
+    (words,) = [x[25:] for x in text.splitlines() if x.startswith("Response to reinduction: ")]
+    assert words.startswith("induction failure (no CR on day 28): refractory disease (RESP-FAIL)")
+    card = re.sub(r"\\(.)", r"\1", card_text(result))
+    assert f"**Response to reinduction:** {words}" in card
 
 
 def test_a_documented_prior_hsct_reads_yes_with_its_source() -> None:
