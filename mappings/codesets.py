@@ -119,11 +119,7 @@ class CodeSets:
     def first_set(self, names: Iterable[str], codings: Iterable[Mapping[str, Any]]) -> str | None:
         """The first of sets `names` that a coding of `codings` belongs to (each coding's key is
         computed once, however many sets are asked)."""
-        keys = []
-        for coding in codings:
-            system, code = coding.get("system"), coding.get("code")
-            if isinstance(system, str) and isinstance(code, str) and system and code:
-                keys.append(_key(system, code))
+        keys = coding_keys(codings)
         if keys:
             sets = self.sets
             for name in names:
@@ -131,6 +127,11 @@ class CodeSets:
                 if members and not members.keys().isdisjoint(keys):
                     return name
         return None
+
+    def union(self, names: Iterable[str]) -> frozenset[Key]:
+        """The keys of every code of the sets `names` (with `coding_keys`: whether a resource
+        could belong to any of them, in one lookup)."""
+        return frozenset(k for name in names for k in self.sets.get(name, {}))
 
     def gene(self, coding: Mapping[str, Any]) -> str | None:
         """The gene an HGNC coding names (by id or symbol): the name the marker rules use when
@@ -157,6 +158,16 @@ class CodeSets:
             for key, e in self.sets.get(name, {}).items():
                 seen.setdefault(key, (e.system, e.code))
         return tuple(sorted(seen.values()))
+
+
+def coding_keys(codings: Iterable[Mapping[str, Any]]) -> list[Key]:
+    """The set-lookup key of each coding with a system and a code."""
+    keys = []
+    for coding in codings:
+        system, code = coding.get("system"), coding.get("code")
+        if isinstance(system, str) and isinstance(code, str) and system and code:
+            keys.append(_key(system, code))
+    return keys
 
 
 def _str(v: Any) -> str | None:

@@ -10,7 +10,7 @@ from typing import Any
 from mappings import conditions as cond
 from mappings import mrd as mrd_results
 from mappings import observations as obs
-from mappings.codesets import CodeSets
+from mappings.codesets import CodeSets, coding_keys
 from mappings.errors import InvalidBundle
 from mappings.fhirjson import as_str, codings, ref, validation_problem, with_time_zones
 from mappings.patient import read_patient
@@ -91,6 +91,11 @@ def _rewrite_references(value: Any, aliases: Mapping[str, str]) -> Any:
 
 # Observation sets the reinduction reader (mappings.orders) reads beside the relapse inputs.
 _REINDUCTION_OBSERVATIONS = (*VALUE_SETS, "reinduction_start")
+# Resource types reinduction day 0 may be dated from (`mappings.reinduction`), Observations
+# aside: the drugs, the Medications they refer to, and Procedures.
+_DAY0_TYPES = frozenset(
+    {"Procedure", "MedicationRequest", "MedicationAdministration", "Medication"}
+)
 _CHECK_EVERY = 256  # resources validated between two `check` calls (~50 ms of work)
 
 
@@ -114,12 +119,23 @@ class _Record:
         self.specimens: dict[str, Mapping[str, Any]] = {}
         self.specimen_list: list[Mapping[str, Any]] = []
         self.ignored = 0  # resources no input reads (see `_target`)
+        # Every code any Observation reader reads: an Observation with none of them (a routine
+        # lab, thousands of them) is counted as ignored after one lookup.
+        self.observation_keys = codes.union((*_OBSERVATION_KINDS, *_REINDUCTION_OBSERVATIONS))
+        self.day0_sources: list[Mapping[str, Any]] = []  # what day 0 may be dated from
 
     def add(self, resource: Any) -> None:
         if not isinstance(resource, Mapping):
             self.warnings.append("an entry that is not a resource was skipped")
             return
         rtype = resource.get("resourceType")
+        if rtype == "Observation":
+            if self.observation_keys.isdisjoint(coding_keys(codings(resource.get("code")))):
+                self.ignored += 1
+                return
+            self.day0_sources.append(resource)
+        elif rtype in _DAY0_TYPES:
+            self.day0_sources.append(resource)
         target = self._target(resource, rtype)
         if target is None:
             status = self._withdrawn(resource, rtype)
@@ -182,8 +198,8 @@ class _Record:
     def _read_for_reinduction(self, r: Mapping[str, Any], rtype: Any) -> bool:
         """Read by the reinduction reader (`mappings.orders`: the response to reinduction and
         the order checks), not here: so never counted as ignored. Medications always, since a
-        contained or referenced Medication may name the drug."""
-        if rtype in ("MedicationRequest", "MedicationAdministration"):
+        contained or referenced Medication may name the drug (and a Medication may be it)."""
+        if rtype in ("MedicationRequest", "MedicationAdministration", "Medication"):
             return True
         if rtype != "Observation" or as_str(r.get("status")) in obs.SKIPPED_STATUSES:
             return False
@@ -268,7 +284,6 @@ def extract(
         if isinstance(r, Mapping) and r.get("resourceType") == "Patient"
     }
     patient_id = next(iter(patient_ids)) if len(patient_ids) == 1 else None
-    mine: list[Mapping[str, Any]] = []
     for i, resource in enumerate(resources):
         if check is not None and i % _CHECK_EVERY == 0:
             check()
@@ -276,8 +291,6 @@ def extract(
             rec.warnings.append(f"{ref(resource)} does not refer to this patient and was ignored")
             continue
         rec.add(resource)
-        if isinstance(resource, Mapping):
-            mine.append(resource)
     warnings = rec.warnings
     sources: dict[str, tuple[str, ...]] = {}
 
@@ -297,7 +310,7 @@ def extract(
 
     facts = [cond.read_condition(c, codes) for c in rec.conditions]
     # Reinduction day 0 (contract): one rule, for the episodes, refractoriness and the orders.
-    candidates = day0_candidates(rec.care_plans, mine, codes)
+    candidates = day0_candidates(rec.care_plans, rec.day0_sources, codes)
     rel = cond.relapse_facts(facts, candidates)
     warnings.extend(rel.warnings)
     sources.update(rel.sources)

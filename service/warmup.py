@@ -102,6 +102,40 @@ def warm_up_record(patient: str) -> tuple[dict[str, Any], ...]:
             "code": _coded("urn:relapse-all-cds:concept", "end-of-frontline-therapy"),
             "performedPeriod": {"start": "2016-01-01", "end": "2016-01-01"},
         },
+        # Reinduction from an idarubicin dose, a day-28 marrow and counts: the response (§7).
+        {
+            "resourceType": "MedicationAdministration",
+            "id": f"{patient}-idarubicin",
+            "status": "completed",
+            "subject": subject,
+            "medicationCodeableConcept": _coded(
+                "http://www.nlm.nih.gov/research/umls/rxnorm", "5650"
+            ),
+            "effectiveDateTime": "2019-01-10",
+        },
+        {
+            "resourceType": "Observation",
+            "id": f"{patient}-blasts",
+            "status": "final",
+            "subject": subject,
+            "code": _coded("urn:relapse-all-cds:concept", "marrow-blasts"),
+            "effectiveDateTime": "2019-02-07",
+            "valueQuantity": {"value": 2, "unit": "%", "system": "http://unitsofmeasure.org"},
+        },
+        {
+            "resourceType": "Observation",
+            "id": f"{patient}-anc",
+            "status": "final",
+            "subject": subject,
+            "code": _coded("http://loinc.org", "751-8"),
+            "effectiveDateTime": "2019-02-07",
+            "valueQuantity": {
+                "value": 1.2,
+                "unit": "10*3/uL",
+                "system": "http://unitsofmeasure.org",
+                "code": "10*3/uL",
+            },
+        },
         {
             "resourceType": "CarePlan",
             "id": f"{patient}-careplan",

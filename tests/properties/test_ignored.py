@@ -220,3 +220,28 @@ def test_what_the_response_to_reinduction_reads_is_never_ignored() -> None:
     assert with_other.pop("ignored") == 1
     without.pop("ignored")
     assert with_other == without
+
+
+def test_a_medication_a_drug_order_refers_to_is_never_ignored() -> None:
+    # Its code can name the reinduction drug that dates day 0 (fhir-contract.md, "Reinduction
+    # and its response"): taking it out would lose that day 0.
+    patient = {"resourceType": "Patient", "id": "p"}
+    medication = {
+        "resourceType": "Medication",
+        "id": "ida",
+        "code": {"coding": [{"system": "http://www.whocc.no/atc", "code": "L01DB06"}]},
+    }
+    order = {
+        "resourceType": "MedicationRequest",
+        "id": "o",
+        "status": "active",
+        "intent": "order",
+        "subject": {"reference": "Patient/p"},
+        "medicationReference": {"reference": "Medication/ida"},
+        "authoredOn": "2021-06-20",
+    }
+    read = extract([patient, medication, order], CODES)
+    assert read.ignored == 0
+    assert [(c.kind, c.source) for c in read.day0_candidates] == [
+        ("drug-order", "MedicationRequest/o")
+    ]
