@@ -6,9 +6,13 @@ list is the order of the tables and of the PATH-0 hand-over (risk-schemes.md §4
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import cache, lru_cache
+
 from service.domain.assessment import INDETERMINATE, SchemeResult
-from service.domain.facts import Space, decide
+from service.domain.facts import Facts, Space, decide
 from service.domain.schemes import allr3, bfm, cog, inpog, intreall
+from service.domain.schemes.cell import Cell
 from service.domain.schemes.scheme import Scheme, check
 from service.domain.words import groups_words, input_names
 
@@ -35,10 +39,16 @@ def get_scheme(key: str) -> Scheme:
     raise KeyError(f"unknown scheme {key!r}; use one of {scheme_keys()}")
 
 
+@cache  # one per classify function: a handful
+def _remembered(classify: Callable[[Facts], Cell]) -> Callable[[Facts], Cell]:
+    # "What would change" assesses each scheme over many narrowed spaces: the same worlds again.
+    return lru_cache(maxsize=8192)(classify)
+
+
 def assess_scheme(name: str, space: Space) -> SchemeResult:
     """The scheme's group when every world agrees, else `indeterminate` naming the inputs."""
     s = get_scheme(name)
-    decision = decide(space, s.classify, s.reads, key=lambda cell: cell.group)
+    decision = decide(space, _remembered(s.classify), s.reads, key=lambda cell: cell.group)
     rule = "/".join(sorted({cell.rule for cell in decision.outcomes}))
     groups = [str(k) for k in decision.keys]
     if not decision.decided:
