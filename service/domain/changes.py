@@ -39,6 +39,12 @@ _GENETICS_TOGETHER = {
     frozenset({"other", "bcr", "tp53"}): "any high-risk marker (TP53 or another)",
     frozenset({"other", "bcr"}): "a high-risk marker other than TP53",
 }
+# With BCR-ABL1 a value of its own, "other" no longer holds it: the words say so.
+_GENETICS_APART = {"other": "a high-risk marker other than TP53 and BCR-ABL1 (e.g. KMT2A, iAMP21)"}
+_TOGETHER_APART = {
+    frozenset({"none", "other"}): "neither TP53 alteration nor BCR-ABL1",
+    frozenset({"other", "tp53"}): "a high-risk marker other than BCR-ABL1 (TP53 included)",
+}
 # What each input dimension measures, for "whatever the …".
 _QUANTITY = {
     "lineage": "lineage",
@@ -71,8 +77,6 @@ _RANGES: dict[str, tuple[str, dict[object, tuple[str | None, str | None]]]] = {
 def _condition(key: str, patch: Patch) -> str:
     """One value of one input, in words."""
     values = dict(patch)
-    if key == "genetics":
-        return _GENETICS[_genetics(patch)]
     if key == "eot":
         if values["within6"]:
             return "relapse < 6 months after the end of frontline therapy (or on therapy)"
@@ -143,10 +147,20 @@ def _words(dim: Dimension, patches: list[Patch]) -> str:
                 parts += [_condition(dim.key, p) for p in named]
         return " or ".join(parts)
     if dim.key == "genetics":
-        together = _GENETICS_TOGETHER.get(frozenset(_genetics(p) for p in patches))
-        if together is not None:
-            return together
+        return _genetics_words(
+            [_genetics(p) for p in patches], apart=any(_genetics(p) == "bcr" for p in dim.values)
+        )
     return " or ".join(_condition(dim.key, p) for p in patches)
+
+
+def _genetics_words(values: list[str], *, apart: bool) -> str:
+    """Genetics values in words; `apart`: BCR-ABL1 is a value of its own."""
+    chosen = frozenset(values)
+    together = (_TOGETHER_APART.get(chosen) if apart else None) or _GENETICS_TOGETHER.get(chosen)
+    if together is not None:
+        return together
+    words = {**_GENETICS, **_GENETICS_APART} if apart else _GENETICS
+    return " or ".join(words[v] for v in dict.fromkeys(values))
 
 
 Answer = tuple[str, tuple[str, ...], tuple[str, ...], float | None]  # answer, rules, missing, thr

@@ -303,6 +303,9 @@ def _covers_any(*phrases: str) -> Callable[[str], bool]:
 
 NO_TP53 = "no TP53 alteration"
 ANY_MARKER = "any high-risk marker (TP53 or another)"
+# With untested BCR-ABL1 documented apart (a value of its own).
+NO_TP53_NO_BCR = "neither TP53 alteration nor BCR-ABL1"
+ANY_BUT_BCR = "a high-risk marker other than BCR-ABL1 (TP53 included)"
 KMT2A = Genetics(
     evaluated=True, markers={"TP53": MarkerStatus.ABSENT, "KMT2A": MarkerStatus.PRESENT}
 )
@@ -322,21 +325,28 @@ RESOLUTIONS: dict[str, tuple[tuple[str, Any, Callable[[str], bool]], ...]] = {
         (
             "genetics",
             Genetics(evaluated=True),
-            _covers_any("no high-risk genetic marker", NO_TP53, "whatever the genetics"),
+            _covers_any(
+                "no high-risk genetic marker", NO_TP53, NO_TP53_NO_BCR, "whatever the genetics"
+            ),
         ),
         (
             "genetics",
             TP53,
-            _covers_any("TP53 alteration present", ANY_MARKER, "whatever the genetics"),
+            _covers_any(
+                "TP53 alteration present", ANY_MARKER, ANY_BUT_BCR, "whatever the genetics"
+            ),
         ),
         (
             "genetics",
             KMT2A,
             _covers_any(
                 "a high-risk marker other than TP53 (e.g. KMT2A, iAMP21)",
+                "a high-risk marker other than TP53 and BCR-ABL1 (e.g. KMT2A, iAMP21)",
                 "a high-risk marker other than TP53",
                 NO_TP53,
+                NO_TP53_NO_BCR,
                 ANY_MARKER,
+                ANY_BUT_BCR,
                 "whatever the genetics",
             ),
         ),
@@ -396,3 +406,26 @@ def test_what_would_change_says_what_documenting_the_input_gives(
                     if c.target == target and name in c.inputs and covers(c.condition)
                 ]
                 assert found == [answers[target]], (target, value)
+
+
+def test_untested_bcr_abl1_apart_is_left_out_of_the_other_genetics_words() -> None:
+    # IntReALL hands a BCR-ABL1 relapse over (PATH-0): documenting it gives chemotherapy here,
+    # so "no TP53 alteration" would wrongly cover it; the words that leave it out say so.
+    record = make_inputs(
+        relapse_date=None,
+        end_of_therapy=None,
+        on_therapy=None,
+        sites=None,
+        marrow_blasts=3.0,
+        mrd=mrd(5e-5),
+        genetics=UNTESTED,
+    )
+    changes = assess(record, AS_OF, "intreall").changes
+    genetics = [
+        (c.condition, c.answer) for c in changes if c.target == "plan" and c.inputs == ("genetics",)
+    ]
+    assert genetics == [
+        ("TP53 alteration present", HSCT),
+        ("BCR-ABL1 present", CHEMO),
+        (NO_TP53_NO_BCR, INDET),
+    ]
