@@ -106,15 +106,16 @@ def day0_candidates(
                 continue
             if codes.match("reinduction_start", codings(r.get("code"))) is None:
                 continue
-            if _readable(r) and (when := performed_date(r)) is not None:
+            # Dated from the raw JSON first: validating is the cost, and undated dates nothing.
+            if (when := performed_date(r)) is not None and _readable(r):
                 found.append(Day0Candidate("event", when, ref(r)))
         elif kind in ("MedicationRequest", "MedicationAdministration"):
+            if (when := medication_date(r)) is None:
+                continue
             if codes.match("reinduction_drug", meds.codings(r)) is None or not _readable(r):
                 continue
-            when = medication_date(r)
-            if when is not None:
-                given = kind == "MedicationAdministration"
-                found.append(Day0Candidate("drug" if given else "drug-order", when, ref(r)))
+            given = kind == "MedicationAdministration"
+            found.append(Day0Candidate("drug" if given else "drug-order", when, ref(r)))
     return tuple(found)
 
 

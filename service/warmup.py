@@ -113,6 +113,24 @@ def warm_up_record(patient: str) -> tuple[dict[str, Any], ...]:
             ),
             "effectiveDateTime": "2019-01-10",
         },
+        # Its order, naming the drug by a contained Medication: the drug validators the first
+        # real call would otherwise build.
+        {
+            "resourceType": "MedicationRequest",
+            "id": f"{patient}-idarubicin-order",
+            "status": "completed",
+            "intent": "order",
+            "subject": subject,
+            "contained": [
+                {
+                    "resourceType": "Medication",
+                    "id": "idarubicin",
+                    "code": _coded("http://www.nlm.nih.gov/research/umls/rxnorm", "5650"),
+                }
+            ],
+            "medicationReference": {"reference": "#idarubicin"},
+            "authoredOn": "2019-01-09",
+        },
         {
             "resourceType": "Observation",
             "id": f"{patient}-blasts",
