@@ -8,8 +8,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
-from dateutil.relativedelta import relativedelta
-
 from service.domain import schemes as registry
 from service.domain.assessment import (
     INDETERMINATE,
@@ -22,7 +20,7 @@ from service.domain.assessment import (
 )
 from service.domain.changes import what_would_change
 from service.domain.evidence import select_evidence
-from service.domain.facts import build_space, with_response_unknown
+from service.domain.facts import age_at_diagnosis, build_space, with_response_unknown
 from service.domain.inputs import RelapseInputs, Site
 from service.domain.orders import OrderRecord
 from service.domain.pathway import pathway_for
@@ -50,11 +48,7 @@ def assess(
     if primary not in primary_schemes():
         raise ValueError(f"unknown primary scheme {primary!r}; use one of {primary_schemes()}")
     dx, rel = inputs.diagnosis_date, inputs.relapse_date
-    age = (
-        None
-        if dx is None or inputs.birth_date is None
-        else relativedelta(dx, inputs.birth_date).years
-    )
+    age = age_at_diagnosis(inputs)
     if not inputs.has_all or not inputs.relapsed:
         return _without_relapse(inputs, as_of, primary, age)
     reading = read_sites(inputs.sites, inputs.marrow_blasts, incomplete=inputs.sites_incomplete)

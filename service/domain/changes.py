@@ -13,12 +13,20 @@ from typing import cast
 from dateutil.relativedelta import relativedelta
 
 from service.domain.assessment import INDETERMINATE, Change, Pathway, Plan, SchemeResult
-from service.domain.facts import DIMENSIONS, INPUT_NAMES, Dimension, MrdBand, Patch, Space
+from service.domain.facts import (
+    DIMENSIONS,
+    INPUT_NAMES,
+    Dimension,
+    MrdBand,
+    Patch,
+    Space,
+    age_at_diagnosis,
+    build_space,
+)
 from service.domain.inputs import MarkerStatus, RelapseInputs, Site
 from service.domain.pathway import pathway_for
 from service.domain.schemes import assess_scheme, get_scheme, scheme_keys
 from service.domain.sites import pattern_of, site_list
-from service.domain.timing import before_months
 from service.domain.words import PATTERN_WORDS, input_names
 
 PLAN = "plan"  # the `target` of a change to the plan; the others are scheme keys
@@ -188,7 +196,8 @@ def _combos(inputs: RelapseInputs, dims: list[Dimension]) -> list[Combo]:
     dates = _candidate_dates(inputs, dims[0].names, keys)
     if dates is None:
         return every
-    possible = {tuple(_patch(inputs, key, day) for key in keys) for day in dates}
+    name = dims[0].names[0]
+    possible = {tuple(_patch(inputs, name, key, day) for key in keys) for day in dates}
     return [combo for combo in every if combo in possible]
 
 
@@ -223,17 +232,15 @@ def _shift(day: date, *, months: int = 0, days: int = 0) -> date | None:
         return None
 
 
-def _patch(inputs: RelapseInputs, key: str, day: date) -> Patch:
-    """The value of dimension `key` when the missing date is `day`."""
-    rel = inputs.relapse_date or day
-    dx = inputs.diagnosis_date or day
-    if key == "dx":
-        return (("lt18", before_months(rel, dx, 18)), ("lt36", before_months(rel, dx, 36)))
-    if key == "eot":
-        assert inputs.end_of_therapy is not None  # noqa: S101 - _candidate_dates checked it
-        return (("within6", before_months(rel, inputs.end_of_therapy, 6)),)
-    assert inputs.birth_date is not None  # noqa: S101 - _candidate_dates checked it
-    return (("age15", relativedelta(dx, inputs.birth_date).years >= 15),)
+def _patch(inputs: RelapseInputs, name: str, key: str, day: date) -> Patch:
+    """The value of dimension `key` when the missing date `name` is `day`, as the space reads it
+    (the other dates of the group are known: `_candidate_dates` checked them)."""
+    if name == "relapse_date":
+        filled = replace(inputs, relapse_date=day)
+    else:
+        filled = replace(inputs, diagnosis_date=day)
+    (value,) = build_space(filled, age_at_diagnosis(filled)).dim(key).values
+    return value
 
 
 def _restrict(space: Space, dims: list[Dimension], combo: Combo) -> Space:

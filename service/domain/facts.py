@@ -15,6 +15,8 @@ from functools import lru_cache
 from itertools import product
 from typing import Generic, TypeVar
 
+from dateutil.relativedelta import relativedelta
+
 from service.domain.inputs import (
     HIGH_RISK_MARKERS,
     Comparator,
@@ -198,6 +200,12 @@ def _missing(inputs: RelapseInputs, *names: str) -> tuple[str, ...]:
 
 def _both(known: bool | None) -> tuple[bool, ...]:
     return (False, True) if known is None else (known,)
+
+
+def age_at_diagnosis(inputs: RelapseInputs) -> int | None:
+    """Completed years from birth to diagnosis, when both are known."""
+    dx, born = inputs.diagnosis_date, inputs.birth_date
+    return None if dx is None or born is None else relativedelta(dx, born).years
 
 
 def build_space(inputs: RelapseInputs, age: int | None) -> Space:

@@ -12,12 +12,11 @@ from datetime import date
 from typing import Any
 
 import pytest
-from dateutil.relativedelta import relativedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.domain import assess
-from service.domain.facts import build_space
+from service.domain.facts import age_at_diagnosis, build_space
 from service.domain.inputs import Comparator, Genetics, Lineage, MarkerStatus, Site
 from service.domain.pathway import pathway_for
 from service.domain.schemes import assess_scheme, scheme_keys
@@ -256,9 +255,7 @@ def test_resolving_a_missing_input_never_contradicts_the_plan(
     record: dict[str, Any], primary: str
 ) -> None:
     inputs = make_inputs(**record)
-    born, dx = inputs.birth_date, inputs.diagnosis_date
-    age = None if born is None or dx is None else relativedelta(dx, born).years
-    space = build_space(inputs, age)
+    space = build_space(inputs, age_at_diagnosis(inputs))
     before = pathway_for(space, primary, assess_scheme(primary, space))
     for dim in space.dims:
         if len(dim.values) < 2:
