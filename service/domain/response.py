@@ -161,13 +161,18 @@ def _key(d: date, target: date) -> tuple[int, int]:
 
 
 def _nearest(
-    values: tuple[Value, ...], unread: tuple[Unread, ...], target: date, within: int
+    values: tuple[Value, ...], unread: tuple[Unread, ...], target: date, as_of: date
 ) -> tuple[Value | None, tuple[str, ...]]:
-    """The value dated nearest `target` within `within` days (a tie: the later), and the
-    unreadable ones that could be it instead (undated, or at least as near)."""
-    near = [v for v in values if abs((v.date - target).days) <= within]
-    best = min(near, key=lambda v: _key(v.date, target), default=None)
-    return best, _hiding(unread, target, best, lambda d: abs((d - target).days) <= within)
+    """The value dated nearest `target` within `COUNTS_WITHIN_DAYS` and by as-of (a tie: the
+    later), and the unreadable ones that could be it instead (undated, or at least as near)."""
+
+    def counts(d: date) -> bool:
+        return abs((d - target).days) <= COUNTS_WITHIN_DAYS and d <= as_of
+
+    best = min(
+        (v for v in values if counts(v.date)), key=lambda v: _key(v.date, target), default=None
+    )
+    return best, _hiding(unread, target, best, counts)
 
 
 def _hiding(
@@ -326,8 +331,8 @@ def read_response(record: OrderRecord, as_of: date) -> Response | None:
     if not record.relapsed or record.relapse_count != 1:
         return None
     day0 = reinduction_day0(record)
-    if day0 is None:
-        return None
+    if day0 is None or day0.date > as_of:
+        return None  # §7: read once reinduction has started, not for a planned one
     unread = tuple(
         f"reinduction day 0: {what} could not be read" for what in unread_day0(record, day0)
     ) + tuple(
@@ -397,12 +402,10 @@ def read_response(record: OrderRecord, as_of: date) -> Response | None:
             could_fail=late,
         )
     at = day28.value.date
-    anc, anc_hiding = _nearest(record.anc, _kind(record, "anc"), at, COUNTS_WITHIN_DAYS)
-    platelets, platelets_hiding = _nearest(
-        record.platelets, _kind(record, "platelets"), at, COUNTS_WITHIN_DAYS
-    )
+    anc, anc_hiding = _nearest(record.anc, _kind(record, "anc"), at, as_of)
+    platelets, platelets_hiding = _nearest(record.platelets, _kind(record, "platelets"), at, as_of)
     blasts, blasts_hiding = _nearest(
-        record.circulating_blasts, _kind(record, "circulating_blasts"), at, COUNTS_WITHIN_DAYS
+        record.circulating_blasts, _kind(record, "circulating_blasts"), at, as_of
     )
     counts = Counts(anc, platelets, blasts)
 

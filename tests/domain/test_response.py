@@ -314,6 +314,26 @@ def test_only_a_first_relapse_with_a_reinduction_is_read() -> None:
     assert read_response(started_before, LATER) is None
 
 
+def test_a_reinduction_that_has_not_started_by_as_of_is_not_read() -> None:
+    # §7: a response is read for a reinduction that started (a CarePlan planned ahead has not).
+    r = record({})
+    assert read_response(r, DAY0 - timedelta(days=1)) is None
+    assert read_response(r, DAY0).cls == "pending"  # type: ignore[union-attr]
+
+
+def test_counts_dated_after_as_of_do_not_show_cr2() -> None:
+    # The counts behind RESP-CR2 are read by as-of, as the marrows are: on the day of the day-28
+    # marrow, counts taken two days later did not exist yet.
+    r = record({7: "M1", 14: "M1", 28: "M1"}, counts_day=30)
+    before = read_response(r, on(28))
+    assert before is not None
+    assert (before.cls, before.cr2) == ("indeterminate", None)
+    assert before.missing == (
+        "blood counts within 3 days of the day-28 marrow (count recovery not shown)",
+    )
+    assert read_response(r, on(30)).cls == "RER"  # type: ignore[union-attr]
+
+
 def test_resp_fail_is_refractory_and_path1() -> None:
     a = assess(make_inputs("late", "isolated_marrow"), LATER, "bfm", record({28: "M3"}))
     assert a.pathway.plan == "relapsed_refractory"
