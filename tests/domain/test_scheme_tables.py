@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from service.domain import assess
-from service.domain.inputs import Genetics, Lineage, MarkerStatus, Site
+from service.domain.inputs import HIGH_RISK_MARKERS, Genetics, Lineage, MarkerStatus, Site
 from tests.domain.builders import make_inputs, mrd
 
 AS_OF = date(2026, 1, 1)
@@ -265,3 +265,26 @@ def test_intreall_exclusions(overrides: dict[str, Any], why: str) -> None:
     result = assess(make_inputs(**overrides), AS_OF).schemes["intreall"]
     assert result.group == "not_applicable"
     assert why in result.reason
+
+
+def test_inpog_standard_resting_on_uncovered_absences_names_them() -> None:
+    # FHIR contract, "Observations": a standard resting on markers no result covered carries a
+    # note naming them (a G-band karyotype cannot show TP53, ABL-class or iAMP21).
+    karyotype = Genetics(
+        evaluated=True, explicit=frozenset({"BCR-ABL1", "KMT2A", "TCF3", "hypodiploidy"})
+    )
+    standard = assess(make_inputs("late", "isolated_marrow", genetics=karyotype), AS_OF)
+    assert standard.schemes["inpog"].group == "standard"
+    assert standard.schemes["inpog"].notes == (
+        "Standard rests on high-risk markers no result covered: ABL-class, iAMP21, TP53.",
+    )
+    covered = Genetics(evaluated=True, explicit=frozenset(HIGH_RISK_MARKERS))
+    assert (
+        assess(make_inputs("late", "isolated_marrow", genetics=covered), AS_OF)
+        .schemes["inpog"]
+        .notes
+        == ()
+    )
+    # A high group does not rest on the absences: no note.
+    high = assess(make_inputs("early", "isolated_marrow", genetics=karyotype), AS_OF)
+    assert (high.schemes["inpog"].group, high.schemes["inpog"].notes) == ("high", ())

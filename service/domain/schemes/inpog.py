@@ -9,6 +9,7 @@ from service.domain.inputs import Lineage, Site
 from service.domain.schemes.cell import Cell, first_relapse_only
 from service.domain.schemes.scheme import Scheme
 from service.domain.timing import EARLY, LATE, VERY_EARLY
+from service.domain.words import marker_names
 
 RULE = "INPOG"
 MRD_THRESHOLD = 1e-4
@@ -58,10 +59,17 @@ def classify(f: Facts) -> Cell:
     else:
         cell = "B lineage marrow, MRD < 1e-4"
     timing = "late" if f.timing_bfm == LATE else "early"
+    # FHIR contract, "Observations": a standard that rests on such absences names them.
+    notes = (
+        (f"Standard rests on high-risk markers no result covered: {marker_names(uncovered)}.",)
+        if (uncovered := f.absent_uncovered)
+        else ()
+    )
     return Cell(
         "standard",
         RULE,
         f"{timing.capitalize()} {cell}, no high-risk genetics, age < 15 → standard",
+        notes,
     )
 
 
