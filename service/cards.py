@@ -19,7 +19,7 @@ from service.domain.assessment import (
     Plan,
 )
 from service.domain.changes import PLAN
-from service.domain.evidence import BY_ID
+from service.domain.evidence import BY_ID, response_evidence
 from service.domain.response import Response
 from service.domain.schemes import SCHEMES, get_scheme
 from service.domain.words import (
@@ -411,9 +411,8 @@ def _response_lines(a: Assessment) -> list[str]:
     if counts is not None:
         lines.append(f"- {escape(counts, _RESPONSE_LIMIT)}")
     lines += [f"- {escape(note, _RESPONSE_LIMIT)}" for note in r.notes]
-    if r.cr2 and a.timing.call0603 == "late":
-        ev = BY_ID["EV-CALL-3"]
-        lines.append(f"- `EV-CALL-3`: {ev.figure} ({ev.source})")
+    for ev in map(BY_ID.__getitem__, response_evidence(r, a.timing)):
+        lines.append(f"- `{ev.id}`: {ev.figure} ({ev.source})")
     return lines
 
 

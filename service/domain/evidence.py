@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from service.domain.assessment import Addition, Plan, Timing
 from service.domain.inputs import Lineage, Site
+from service.domain.response import Response
 from service.domain.timing import EARLY, LATE, VERY_EARLY
 
 # The papers as a clinician cites them (risk-schemes.md §6), never as file names.
@@ -120,3 +121,10 @@ def select_evidence(
     if hsct and lineage is Lineage.T:
         chosen.add("EV-T-HSCT")
     return tuple(e.id for e in EVIDENCE if e.id in chosen)
+
+
+def response_evidence(response: Response | None, timing: Timing) -> tuple[str, ...]:
+    """The evidence shown with the response (§7): with CR, EV-CALL-3 for a late relapse
+    (TIME-CALL). The card and the app both show it from here."""
+    late = timing.call0603 == LATE
+    return ("EV-CALL-3",) if response is not None and response.cr2 is True and late else ()

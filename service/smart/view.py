@@ -15,7 +15,7 @@ from service.cards import (
     scheme_name,
 )
 from service.domain.assessment import Assessment
-from service.domain.evidence import BY_ID
+from service.domain.evidence import BY_ID, response_evidence
 from service.domain.schemes import get_scheme
 from service.domain.words import (
     INPUT_WORDS,
@@ -103,6 +103,7 @@ class Page:
     response_counts: tuple[CountRow, ...]  # the values behind RESP-CR2, once day 28 is read
     response_counts_title: str
     response_notes: tuple[str, ...]
+    response_evidence: tuple[EvidenceRow, ...]  # shown with the response (§7: EV-CALL-3)
     additions: tuple[str, ...]
     decided_by: str  # the inputs that would decide the plan, in words
     evidence: tuple[EvidenceRow, ...]
@@ -206,13 +207,10 @@ def build_page(
         ),
         response_counts_title=COUNTS_TITLE,
         response_notes=() if response is None else response.notes,
+        response_evidence=_evidence_rows(response_evidence(response, assessment.timing)),
         additions=tuple(_sentence(addition_words(a)) for a in assessment.pathway.additions),
         decided_by=input_names(assessment.pathway.decided_by),
-        evidence=tuple(
-            EvidenceRow(ev, BY_ID[ev].figure, BY_ID[ev].source)
-            for ev in assessment.pathway.evidence
-            if ev in BY_ID
-        ),
+        evidence=_evidence_rows(assessment.pathway.evidence),
         pathway=assessment.pathway,
         changes=tuple((title, tuple(lines)) for title, lines in change_groups(assessment)),
         warnings=assessment.warnings,
@@ -220,6 +218,10 @@ def build_page(
             (failure_labels.get(k, k), why.message) for k, why in sorted(failures.items())
         ),
     )
+
+
+def _evidence_rows(ids: tuple[str, ...]) -> tuple[EvidenceRow, ...]:
+    return tuple(EvidenceRow(ev, BY_ID[ev].figure, BY_ID[ev].source) for ev in ids)
 
 
 def view_from_app_context(app_context: str | None) -> str | None:

@@ -20,7 +20,7 @@ from service.domain.inputs import Site
 from service.domain.orders import SiteDisease
 from service.engine import EngineResult, assess_resources, prefetch_templates
 from service.markdown import escape
-from service.smart.view import view_from_app_context
+from service.smart.view import build_page, view_from_app_context
 from tests.conftest import FIXTURES, MCODE_EXAMPLE
 from tests.domain.builders import make_inputs
 from tests.domain.test_response import LATER, on, record
@@ -220,6 +220,28 @@ def test_response_ids_on_the_card_are_escaped() -> None:
     assert escape("Condition/e_m*d") in detail
     assert "Condition/e_m*d" not in detail
     assert escape("ANC not documented") in detail
+
+
+@pytest.mark.parametrize(
+    ("timing", "marrows", "as_of", "shown"),
+    [
+        pytest.param("late", {7: "M1", 14: "M1", 28: "M1"}, LATER, True, id="late-CR"),
+        pytest.param("late", {7: "M1"}, on(20), False, id="late-pending"),
+        pytest.param("late", {28: "M3"}, LATER, False, id="late-FAIL"),
+        pytest.param("very_early", {7: "M1", 14: "M1", 28: "M1"}, LATER, False, id="early-CR"),
+    ],
+)
+def test_ev_call_3_is_shown_with_a_cr_response_of_a_late_relapse_on_card_and_page(
+    timing: str, marrows: dict[int, str], as_of: date, shown: bool
+) -> None:
+    # §7: with CR the response is shown with EV-CALL-3 for late relapses (TIME-CALL), whatever
+    # the site; the card and the app say the same.
+    a = assess(make_inputs(timing, "isolated_extramedullary"), as_of, "bfm", record(marrows))
+    detail = cards_response(build_cards(EngineResult(a), app_url=None))["cards"][0]["detail"]
+    response_section = detail.split("**Response to reinduction:**", 1)[1].split("\n\n", 1)[0]
+    assert ("`EV-CALL-3`: late relapse EFS by early response" in response_section) is shown
+    page = build_page(a, {}, {}, {})
+    assert [ev.id for ev in page.response_evidence] == (["EV-CALL-3"] if shown else [])
 
 
 def test_what_would_change_is_on_the_risk_card_for_every_undecided_scheme_in_words() -> None:
