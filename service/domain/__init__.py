@@ -73,7 +73,9 @@ def assess(
         inputs = replace(inputs, refractory=False)
         space = replace(space, fixed=replace(space.fixed, refractory=False))
     if failed:
-        # §7: induction failure is refractory disease → PATH-1.
+        # §7: induction failure is refractory disease → PATH-1 (and so the input reads, as a CR
+        # overruling a code reads not refractory above).
+        inputs = replace(inputs, refractory=True)
         space = replace(space, fixed=replace(space.fixed, refractory=True))
     elif (
         response is not None

@@ -178,7 +178,7 @@ def input_value(name: str, a: Assessment) -> str:
         return _sites(a)
     if name == "refractory" and a.response is not None and a.response.cls == FAIL:
         # §7: induction failure is refractory disease, whether or not a code says so.
-        coded = "; also coded" if value and input_sources(name, a) else ""
+        coded = "; also coded" if input_sources(name, a) else ""
         return f"yes: induction failure on reinduction (RESP-FAIL){coded}"
     if value is None or (value is False and not input_sources(name, a)):
         return "not documented"

@@ -339,6 +339,8 @@ def test_resp_fail_is_refractory_and_path1() -> None:
     assert a.pathway.plan == "relapsed_refractory"
     assert "RESP-FAIL" in a.pathway.reason
     assert a.to_json()["response"]["class"] == "FAIL"
+    # §7: RESP-FAIL is refractory disease; the JSON's input says so beside the response.
+    assert a.to_json()["inputs"]["refractory"] is True
 
 
 def test_a_response_with_cr_never_changes_a_risk_group() -> None:
