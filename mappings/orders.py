@@ -31,6 +31,8 @@ from mappings.mrd import instant, standing
 from mappings.reinduction import ORDERED_STATUSES, VALUE_SETS, Medications, medication_date
 from service.domain.inputs import RelapseInputs
 from service.domain.orders import (
+    COMPARATORS,
+    Comparator,
     Dated,
     Dose,
     DraftOrder,
@@ -284,12 +286,21 @@ def _observation(
         else (Decimal(1) if unit == _UNITS[name] else None)
     )
     out_of_range = name == "circulating_blasts" and number is not None and number > 100
-    if number is None or factor is None or out_of_range or quantity.get("comparator") is not None:
+    comparator = _comparator(quantity.get("comparator"), count=name in ("anc", "platelets"))
+    if number is None or factor is None or out_of_range or comparator is None:
         unread.append(f"{ref(r)} (value or unit not understood)")
         if name in _RESPONSE_VALUES:
             unread_values.append(Unread(name, when, ref(r)))
         return
-    values[name].append(Value(number * factor, when, ref(r)))
+    values[name].append(Value(number * factor, when, ref(r), comparator))
+
+
+def _comparator(written: Any, *, count: bool) -> Comparator | None:
+    """A count's comparator as written (`<100`/µL is common in neutropenia: the checks place it
+    against their limits); any other value must be exact. None: not readable."""
+    if written is None:
+        return "="
+    return written if count and written in COMPARATORS else None
 
 
 def _one_per_day(

@@ -375,7 +375,7 @@ def count_values(r: Response) -> tuple[tuple[str, str, str | None], ...]:
     return tuple(
         (label, "not documented", None)
         if v is None
-        else (label, f"{_amount(v.value)}{unit} on {v.date.isoformat()}", v.source)
+        else (label, f"{v.prefix}{_amount(v.value)}{unit} on {v.date.isoformat()}", v.source)
         for label, v, unit in (
             ("ANC", c.anc, "/µL"),
             ("Platelets", c.platelets, "/µL"),

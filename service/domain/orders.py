@@ -46,13 +46,36 @@ Day0Kind = Literal["careplan", "event", "drug", "drug-order"]
 DAY0_ORDER: tuple[Day0Kind, ...] = ("careplan", "event", "drug", "drug-order")
 
 
+Comparator = Literal["=", "<", "<=", ">", ">="]
+COMPARATORS: tuple[Comparator, ...] = ("<", "<=", ">", ">=")  # as FHIR R4 writes them
+
+
 @dataclass(frozen=True, slots=True)
 class Value:
-    """A measured value in the unit the rules use, with its date and `Type/id`."""
+    """A measured value in the unit the rules use, with its date and `Type/id`; a count may be
+    written with a comparator (`<100`/µL), which is kept."""
 
     value: Decimal
     date: date
     source: str
+    comparator: Comparator = "="
+
+    @property
+    def prefix(self) -> str:
+        """The comparator as written before the number ("" for an exact value)."""
+        return "" if self.comparator == "=" else self.comparator
+
+    def below(self, limit: Decimal) -> bool | None:
+        """True below `limit`, False at or above it, None when the comparator leaves it open
+        (risk-schemes §3's reading of a threshold, as for MRD)."""
+        v, c = self.value, self.comparator
+        if c == "=":
+            return v < limit
+        if c == "<":
+            return True if v <= limit else None
+        if c == "<=":
+            return True if v < limit else None
+        return False if v >= limit else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,7 +386,8 @@ def _counts(
         return None
     anc = _recent(record.anc, order.planned)
     platelets = _recent(record.platelets, order.planned)
-    low = []
+    low: list[str] = []
+    open_: list[str] = []  # a count whose comparator leaves it open against the limit
     facts = list(context)
     for name, found, limit, unit in (
         ("ANC", anc, ANC_LIMIT, "/µL"),
@@ -372,9 +396,15 @@ def _counts(
         if found is None:
             facts.append(Fact(name, f"none within {COUNTS_WITHIN_DAYS} days of the order"))
             continue
-        facts.append(Fact(name, f"{_num(found.value)} {unit}", found.source, found.date))
-        if found.value < limit:
-            low.append(f"{name} {_num(found.value)}{unit} < {_num(limit)}")
+        shown = f"{found.prefix}{_num(found.value)}"
+        facts.append(Fact(name, f"{shown} {unit}", found.source, found.date))
+        below = found.below(limit)
+        if below:
+            low.append(f"{name} {shown}{unit} < {_num(limit)}")
+        elif below is None:
+            open_.append(
+                f"{name} {shown}{unit} does not show whether it is below {_num(limit)}{unit}"
+            )
     if low:
         marrow = day14_marrow(record, day0)
         if marrow is not None:
@@ -419,15 +449,25 @@ def _counts(
             ),
             facts=tuple(facts),
         )
+    if open_:
+        # A count that cannot be placed against its limit is no count for this check.
+        return Finding(
+            rule=NOLABS,
+            indicator="warning",
+            summary=f"Counts needed before idarubicin on day {day}: {open_[0]} ({NOLABS})",
+            reason=(
+                f"{'; '.join(open_)}: CALL-0603 withholds this day-{day} dose when ANC < "
+                "500/µL or platelets < 50,000/µL."
+            ),
+            facts=tuple(facts),
+        )
     return None
 
 
 def _recent(values: tuple[Value, ...], on: date) -> Value | None:
-    """The latest count, when dated within 2 days of `on` (inclusive by calendar date)."""
-    if not values:
-        return None
-    latest = _latest(values)
-    return latest if abs((latest.date - on).days) <= COUNTS_WITHIN_DAYS else None
+    """The latest count dated within 2 days of `on` (inclusive by calendar date)."""
+    near = [v for v in values if abs((v.date - on).days) <= COUNTS_WITHIN_DAYS]
+    return _latest(near) if near else None
 
 
 def day14_marrow(record: OrderRecord, day0: Day0) -> Value | None:

@@ -89,6 +89,7 @@ class Counts:
             if v is None
             else {
                 "value": _number(v.value),
+                "comparator": v.comparator,
                 "unit": unit,
                 "date": v.date.isoformat(),
                 "source": v.source,
@@ -469,8 +470,15 @@ def read_response(record: OrderRecord, as_of: date) -> Response | None:
             if hiding
         )
         return response(INDETERMINATE, None, "RESP-CR2", missing)
-    if anc is None or platelets is None or anc.value < CR2_ANC or platelets.value < CR2_PLATELETS:
-        # Count recovery not shown: never a failure on an M1 marrow (§7).
+    recovered = (
+        anc is not None
+        and platelets is not None
+        and anc.below(CR2_ANC) is False
+        and platelets.below(CR2_PLATELETS) is False
+    )
+    if not recovered:
+        # Count recovery not shown (a count below its limit, missing, or written with a
+        # comparator that leaves it open): never a failure on an M1 marrow (§7).
         return response(
             INDETERMINATE,
             None,

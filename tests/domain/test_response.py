@@ -11,7 +11,14 @@ import pytest
 
 from service.domain import assess
 from service.domain.inputs import Site
-from service.domain.orders import Day0Candidate, OrderRecord, SiteDisease, Unread, Value
+from service.domain.orders import (
+    Comparator,
+    Day0Candidate,
+    OrderRecord,
+    SiteDisease,
+    Unread,
+    Value,
+)
 from service.domain.response import (
     BLASTS_MISSING,
     BLASTS_NOTE,
@@ -141,6 +148,29 @@ def test_resp_cr2_needs_count_recovery_never_fails_on_m1(
     assert response.cr2 is cr2
     assert response.cls == ("RER" if cr2 else "indeterminate")
     assert response.cls != "FAIL"
+
+
+@pytest.mark.parametrize(
+    ("anc", "platelets", "cr2"),
+    [
+        pytest.param((">", 1000), (">=", 75_000), True, id="RESP-CR2-counts-above-the-limits"),
+        pytest.param(("<", 500), ("=", 110_000), None, id="RESP-CR2-anc-below-written-less"),
+        pytest.param(("<", 1000), ("=", 110_000), None, id="RESP-CR2-anc-open"),
+        pytest.param(("=", 1200), (">", 50_000), None, id="RESP-CR2-platelets-open"),
+    ],
+)
+def test_resp_cr2_places_a_count_written_with_a_comparator_against_its_limit(
+    anc: tuple[Comparator, int], platelets: tuple[Comparator, int], cr2: bool | None
+) -> None:
+    r = record({7: "M1", 14: "M1", 28: "M1"})
+    r = replace(
+        r,
+        anc=(Value(Decimal(anc[1]), on(28), "Observation/anc", anc[0]),),
+        platelets=(Value(Decimal(platelets[1]), on(28), "Observation/plt", platelets[0]),),
+    )
+    response = read_response(r, LATER)
+    assert response is not None
+    assert (response.cls, response.cr2) == ("RER" if cr2 else "indeterminate", cr2)
 
 
 # Window edges (days since day 0): an M3 marrow inside a window is read for its day and decides
@@ -363,12 +393,14 @@ def test_a_response_with_cr_never_changes_a_risk_group() -> None:
         "counts": {
             "anc": {
                 "value": 1200,
+                "comparator": "=",
                 "unit": "/uL",
                 "date": "2019-02-07",
                 "source": "Observation/anc",
             },
             "platelets": {
                 "value": 110000,
+                "comparator": "=",
                 "unit": "/uL",
                 "date": "2019-02-07",
                 "source": "Observation/plt",
@@ -665,18 +697,21 @@ def test_the_counts_behind_cr2_are_kept_with_their_sources() -> None:
     assert response.counts.to_json() == {
         "anc": {
             "value": 1200,
+            "comparator": "=",
             "unit": "/uL",
             "date": on(30).isoformat(),
             "source": "Observation/anc",
         },
         "platelets": {
             "value": 110000,
+            "comparator": "=",
             "unit": "/uL",
             "date": on(30).isoformat(),
             "source": "Observation/plt",
         },
         "circulating_blasts": {
             "value": 0,
+            "comparator": "=",
             "unit": "%",
             "date": on(27).isoformat(),
             "source": "Observation/pb",

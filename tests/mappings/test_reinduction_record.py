@@ -69,6 +69,19 @@ def test_unreadable_marrows_and_counts_keep_their_date(codes: CodeSets) -> None:
     assert len(read.unread) == 3
 
 
+def test_a_count_keeps_its_comparator_and_anything_else_must_be_exact(codes: CodeSets) -> None:
+    low = anc(0.1, unit="10*9/L", on=day(14))
+    low["valueQuantity"]["comparator"] = "<"
+    blasts = _circulating("pb", 1)
+    blasts["valueQuantity"]["comparator"] = "<"
+    odd = anc(100, on=day(15))
+    odd["valueQuantity"]["comparator"] = "ad"  # not an R4 comparator
+    read = _read(codes, low, blasts, _with(odd, id="odd"))
+    assert [(v.value, v.comparator) for v in read.anc] == [(Decimal("100.0"), "<")]
+    assert read.circulating_blasts == ()
+    assert {u.source for u in read.unread_values} == {"Observation/pb", "Observation/odd"}
+
+
 def _circulating(rid: str, value: float, unit: str = "%") -> dict[str, Any]:
     return quantity(rid, "709-6", value, unit, day(28))
 

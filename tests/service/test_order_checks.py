@@ -215,6 +215,69 @@ def test_counts_warning_suggests_deleting_the_draft_and_cites_the_values() -> No
     assert "Platelets 40000/µL < 50000" in card.summary
 
 
+def _written(resource: dict[str, Any], comparator: str) -> dict[str, Any]:
+    resource["valueQuantity"]["comparator"] = comparator
+    return resource
+
+
+@pytest.mark.parametrize(
+    ("counts", "expected"),
+    [
+        # Neutropenia is often resulted as "<100": below the limit, so the dose is withheld.
+        pytest.param(
+            [_written(anc(100), "<"), platelets(120_000)],
+            [("ORD-IDA-COUNTS", "warning")],
+            id="ORD-IDA-COUNTS-anc-less-than-100",
+        ),
+        pytest.param(
+            [anc(1200), _written(platelets(10, "10*9/L"), "<")],
+            [("ORD-IDA-COUNTS", "warning")],
+            id="ORD-IDA-COUNTS-platelets-less-than-10e9",
+        ),
+        pytest.param(
+            [_written(anc(500), "<"), platelets(120_000)],
+            [("ORD-IDA-COUNTS", "warning")],
+            id="ORD-IDA-COUNTS-anc-less-than-the-limit",
+        ),
+        # "<=500" may be 500 itself, "<800" anything below 800: neither shows a low ANC.
+        pytest.param(
+            [_written(anc(500), "<="), platelets(120_000)],
+            [("ORD-IDA-NOLABS", "warning")],
+            id="ORD-IDA-NOLABS-anc-at-most-the-limit",
+        ),
+        pytest.param(
+            [_written(anc(800), "<"), platelets(120_000)],
+            [("ORD-IDA-NOLABS", "warning")],
+            id="ORD-IDA-NOLABS-anc-less-than-800",
+        ),
+        pytest.param(
+            [_written(anc(1000), ">"), _written(platelets(100_000), ">=")],
+            [],
+            id="ORD-IDA-COUNTS-above-the-limits",
+        ),
+        # The other count already withholds the dose.
+        pytest.param(
+            [_written(anc(800), "<"), platelets(20_000)],
+            [("ORD-IDA-COUNTS", "warning")],
+            id="ORD-IDA-COUNTS-open-anc-low-platelets",
+        ),
+    ],
+)
+def test_a_count_written_with_a_comparator_is_placed_against_the_limit(
+    counts: list[dict[str, Any]], expected: list[Any]
+) -> None:
+    found = cards(draft(), *counts)
+    assert rules(found) == expected
+    if expected == [("ORD-IDA-NOLABS", "warning")]:
+        assert "does not show whether it is below 500" in found[0].summary
+
+
+def test_the_latest_count_within_two_days_is_read_not_a_later_one() -> None:
+    # A day-14 dose: the day-14 ANC is read; one three days later is outside the window.
+    counts = [anc(100, on=day(14)), anc(1000, on=day(17), rid="anc-later"), platelets(120_000)]
+    assert rules(cards(draft(), *counts)) == [("ORD-IDA-COUNTS", "warning")]
+
+
 @pytest.mark.parametrize(
     ("age", "expected"),
     [
