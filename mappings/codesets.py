@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -110,11 +110,14 @@ class CodeSets:
 
     def match(self, name: str, codings: Iterable[Mapping[str, Any]]) -> CodeEntry | None:
         """The first coding of `codings` that belongs to set `name`."""
+        return next(self.matches(name, codings), None)
+
+    def matches(self, name: str, codings: Iterable[Mapping[str, Any]]) -> Iterator[CodeEntry]:
+        """The entries of set `name` of every coding of `codings` that belongs to it."""
         for coding in codings:
             found = self.entry(name, _str(coding.get("system")), _str(coding.get("code")))
             if found is not None:
-                return found
-        return None
+                yield found
 
     def first_set(self, names: Iterable[str], codings: Iterable[Mapping[str, Any]]) -> str | None:
         """The first of sets `names` that a coding of `codings` belongs to (each coding's key is

@@ -93,13 +93,14 @@ def is_relevant(resource: Mapping[str, Any], codes: CodeSets) -> bool:
 def lineage_of(
     cs: Sequence[Mapping[str, Any]], codes: CodeSets, source: str
 ) -> list[LineageEvidence]:
-    found: list[LineageEvidence] = []
-    for rank, name in enumerate(LINEAGE_SETS):
-        entry = codes.match(name, cs)
-        lineage = LINEAGES.get(entry.value or "") if entry is not None else None
-        if lineage is not None:
-            found.append(LineageEvidence(rank, lineage, source))
-    return found
+    # Every coding counts, not the first: codes that disagree are a conflict (best_lineage), as
+    # across Conditions, whatever order the EHR wrote them in.
+    return [
+        LineageEvidence(rank, lineage, source)
+        for rank, name in enumerate(LINEAGE_SETS)
+        for lineage in dict.fromkeys(LINEAGES.get(e.value or "") for e in codes.matches(name, cs))
+        if lineage is not None
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,7 +350,10 @@ def relapse_facts(
             and diagnosis is not None
             and c.onset <= diagnosis
         ):
-            warnings.append(f"{c.ref} records a relapse on or before the diagnosis date: ignored")
+            warnings.append(
+                f"{c.ref} records a relapse on or before the diagnosis date: its onset is not "
+                "read as a relapse date"
+            )
     if not candidates:
         return RelapseFacts(True, diagnosis, sources=sources, warnings=tuple(warnings))
     if not relapses:

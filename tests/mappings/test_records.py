@@ -22,7 +22,18 @@ from service.cards import ASSESSMENT_EXTENSION, build_cards
 from service.domain.inputs import Site
 from service.domain.orders import Day0, reinduction_day0
 from service.engine import assess_resources
-from tests.mappings.builders import CM, SCT, cc
+from tests.mappings.builders import (
+    CM,
+    LOINC,
+    O3,
+    OWN,
+    SCT,
+    cc,
+    diagnosis,
+    observation,
+    patient,
+    relapse,
+)
 
 PATIENT_UUID = "9c1d8f0a-5d7e-4c2b-8a61-3f0e2b7d4c11"
 OTHER_UUID = "0f3b6a2e-1c4d-4e8f-9a7b-2d5c6e8f1a30"
@@ -690,3 +701,15 @@ def test_an_open_induction_plan_left_active_is_not_on_therapy(codes: CodeSets) -
     assert extract(_with_plans(plan), codes).on_therapy is None
     maintenance = _plan("mnt", "AALL1731 Maintenance", "active", "2019-09-01", None)
     assert extract(_with_plans(plan, maintenance), codes).on_therapy is True
+
+
+@pytest.mark.parametrize("written", [("9811/3", "9837/3"), ("9837/3", "9811/3")])
+def test_codes_of_one_condition_that_disagree_on_lineage_are_a_conflict_in_any_order(
+    codes: CodeSets, written: tuple[str, str]
+) -> None:
+    # As two Conditions that disagree: unknown and named, never the coding written first.
+    dx = diagnosis("2018-03-10", *((O3, code) for code in written))
+    inputs = extract([patient(), dx, relapse("rel", "2021-06-15", "14016003")], codes)
+    assert inputs.lineage is None
+    assert "lineage unknown: conflicting coded lineages in Condition/dx" in inputs.warnings
+
