@@ -33,7 +33,9 @@ _OBSERVATION_KINDS = (
     "refractory",
 )
 
-_SKIPPED_PROCEDURES = ("entered-in-error", "not-done")
+# The contract's "cancelled" too: R4 has no such Procedure status, but an EHR that writes one
+# means the procedure did not stand.
+_SKIPPED_PROCEDURES = ("entered-in-error", "cancelled", "not-done")
 # Observations whose loss could change the answer (issue 12, "never silent").
 _ANSWER_KINDS = ("mrd", "marrow_blasts", "karyotype", "genomic_variant", "refractory")
 
@@ -185,7 +187,8 @@ class _Record:
             return "verification status"
         status = as_str(r.get("status"))  # a list or an object would not hash
         if rtype == "Observation" and status in obs.SKIPPED_STATUSES:
-            read = codes.first_set(_OBSERVATION_KINDS, codings(r.get("code")))
+            kinds = (*_OBSERVATION_KINDS, *_REINDUCTION_OBSERVATIONS)
+            read = codes.first_set(kinds, codings(r.get("code")))
             return None if read is None else str(status)
         if rtype == "Procedure" and status in _SKIPPED_PROCEDURES:
             kinds = ("hsct_procedure", "end_of_frontline_therapy", "reinduction_start")

@@ -713,3 +713,30 @@ def test_codes_of_one_condition_that_disagree_on_lineage_are_a_conflict_in_any_o
     assert inputs.lineage is None
     assert "lineage unknown: conflicting coded lineages in Condition/dx" in inputs.warnings
 
+
+def test_a_withdrawn_blood_count_is_named(codes: CodeSets) -> None:
+    # Contract, "Only resources that stand": ignored, and named in the warnings.
+    count = observation(
+        "anc", cc(LOINC, "751-8"), "2021-07-01", valueQuantity={"value": 300, "code": "/uL"}
+    )
+    count["status"] = "entered-in-error"
+    inputs = extract(
+        [patient(), diagnosis(), relapse("rel", "2021-06-15", "14016003"), count], codes
+    )
+    assert "Observation/anc does not stand (entered-in-error): ignored" in inputs.warnings
+
+
+def test_a_cancelled_end_of_therapy_procedure_is_named_and_not_read(codes: CodeSets) -> None:
+    ended = {
+        "resourceType": "Procedure",
+        "id": "eot",
+        "status": "cancelled",
+        "subject": {"reference": "Patient/p"},
+        "code": cc(OWN, "end-of-frontline-therapy"),
+        "performedDateTime": "2020-03-01",
+    }
+    inputs = extract(
+        [patient(), diagnosis(), relapse("rel", "2021-06-15", "14016003"), ended], codes
+    )
+    assert inputs.end_of_therapy is None
+    assert "Procedure/eot does not stand (cancelled): ignored" in inputs.warnings
