@@ -93,6 +93,7 @@ def _rewrite_references(value: Any, aliases: Mapping[str, str]) -> Any:
 
 # Observation sets the reinduction reader (mappings.orders) reads beside the relapse inputs.
 _REINDUCTION_OBSERVATIONS = (*VALUE_SETS, "reinduction_start")
+_READ_OBSERVATIONS = (*_OBSERVATION_KINDS, *_REINDUCTION_OBSERVATIONS)  # by either reader
 # Resource types reinduction day 0 may be dated from (`mappings.reinduction`), Observations
 # aside: the drugs, the Medications they refer to, and Procedures.
 _DAY0_TYPES = frozenset(
@@ -123,7 +124,7 @@ class _Record:
         self.ignored = 0  # resources no input reads (see `_target`)
         # Every code any Observation reader reads: an Observation with none of them (a routine
         # lab, thousands of them) is counted as ignored after one lookup.
-        self.observation_keys = codes.union((*_OBSERVATION_KINDS, *_REINDUCTION_OBSERVATIONS))
+        self.observation_keys = codes.union(_READ_OBSERVATIONS)
         self.day0_sources: list[Mapping[str, Any]] = []  # what day 0 may be dated from
 
     def add(self, resource: Any) -> None:
@@ -187,8 +188,7 @@ class _Record:
             return "verification status"
         status = as_str(r.get("status"))  # a list or an object would not hash
         if rtype == "Observation" and status in obs.SKIPPED_STATUSES:
-            kinds = (*_OBSERVATION_KINDS, *_REINDUCTION_OBSERVATIONS)
-            read = codes.first_set(kinds, codings(r.get("code")))
+            read = codes.first_set(_READ_OBSERVATIONS, codings(r.get("code")))
             return None if read is None else str(status)
         if rtype == "Procedure" and status in _SKIPPED_PROCEDURES:
             kinds = ("hsct_procedure", "end_of_frontline_therapy", "reinduction_start")
