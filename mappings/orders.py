@@ -2,8 +2,9 @@
 response" and "Drugs and body size"; risk-schemes.md §9).
 
 Values are never logged; what could not be read is named by `Type/id` only. A value that could
-not be read is never skipped silently (an older one would then pass for the latest): it is
-listed in `OrderRecord.unread`, and the checks say they cannot be made.
+not be read is never skipped silently (an older one would then pass for the latest): it is kept
+in `OrderRecord.unread_values` with its kind and date, and each check it could change says it
+cannot be made.
 """
 
 from __future__ import annotations
@@ -24,20 +25,28 @@ from mappings.fhirjson import (
     codings,
     full_date,
     ref,
+    reference_target,
     validation_problem,
     with_time_zones,
 )
 from mappings.mrd import instant, standing
-from mappings.reinduction import ORDERED_STATUSES, VALUE_SETS, Medications, medication_date
+from mappings.reinduction import (
+    GIVEN_STATUSES,
+    ORDERED_STATUSES,
+    VALUE_SETS,
+    Medications,
+    medication_date,
+)
+from mappings.therapy import performed_date
 from service.domain.inputs import RelapseInputs
 from service.domain.orders import (
     COMPARATORS,
     Comparator,
-    Dated,
     Dose,
     DraftOrder,
     FailedRead,
     OrderRecord,
+    PriorDose,
     Unread,
     Value,
 )
@@ -52,8 +61,6 @@ COUNT_UNITS = {
 _SIZE_UNITS = {"body_surface_area": "m2", "body_height": "cm", "body_weight": "kg"}
 _UNITS = {**_SIZE_UNITS, "circulating_blasts": "%"}  # circulating blasts: LOINC 709-6 (contract)
 _DOSE_UNITS = ("mg", "mg/m2")
-# The values the response to reinduction reads (risk-schemes §7), dated when unreadable.
-_RESPONSE_VALUES = ("marrow_blasts", "anc", "platelets", "circulating_blasts")
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +175,7 @@ def read_record(
     `inputs`: the record already extracted (the patient-view assessment), not read twice;
     `failed_reads`: what the response to reinduction reads and could not be fetched."""
     inputs = extract(resources, codes) if inputs is None else inputs
-    unread: list[str] = [f"could not read {f}" for f in failures]
+    unread = [f"could not read {f}" for f in failures]
     mine = [
         r
         for r in resources
@@ -181,7 +188,7 @@ def read_record(
     values: dict[str, list[Value]] = {name: [] for name in VALUE_SETS}
     blasts: list[_Blasts] = []
     unread_values: list[Unread] = []
-    doses: list[Dated] = []
+    doses: list[PriorDose] = []
     for r in mine:
         kind = r.get("resourceType")
         if kind not in (
@@ -199,17 +206,13 @@ def read_record(
         zoned, _ = with_time_zones(r)
         problem = validation_problem(zoned)
         if problem is not None:
-            unread.append(f"{ref(r)} ({problem})")
-            unread_values += [
-                Unread(n, obs.observation_date(r), ref(r))
-                for n in _RESPONSE_VALUES
-                if n in relevant
-            ]
+            when = _written_date(r)
+            unread_values += [Unread(n, when, ref(r), f"{ref(r)} ({problem})") for n in relevant]
             continue
         if kind == "Observation":
-            _observation(r, relevant, values, blasts, unread=unread, unread_values=unread_values)
+            _observation(r, relevant, values, blasts, unread_values)
         elif kind in ("MedicationRequest", "MedicationAdministration"):
-            _medication(r, relevant, doses)
+            _medication(r, relevant, doses, unread_values)
     return OrderRecord(
         relapsed=inputs.relapsed,
         relapse_count=inputs.relapse_count,
@@ -224,7 +227,7 @@ def read_record(
         anc=tuple(values["anc"]),
         platelets=tuple(values["platelets"]),
         circulating_blasts=tuple(values["circulating_blasts"]),
-        marrow_blasts=_one_per_day(blasts, unread, unread_values),
+        marrow_blasts=_one_per_day(blasts, unread_values),
         idarubicin_doses=tuple(doses),
         unread=tuple(unread),
         unread_values=(*unread_values, *inputs.unread_disease),
@@ -255,20 +258,17 @@ def _observation(
     relevant: set[str],
     values: dict[str, list[Value]],
     blasts: list[_Blasts],
-    *,
-    unread: list[str],
-    unread_values: list[Unread],
+    unread: list[Unread],
 ) -> None:
     when = obs.observation_date(r)
     if when is None:
-        unread.append(f"{ref(r)} (no date)")
-        unread_values += [Unread(n, None, ref(r)) for n in _RESPONSE_VALUES if n in relevant]
+        unread += [Unread(n, None, ref(r), f"{ref(r)} (no date)") for n in relevant]
         return
     if "marrow_blasts" in relevant:
         reading = obs.read_blasts(r)
         if reading.percent is None:
-            unread.append(reading.problem or f"{ref(r)} (marrow blasts)")
-            unread_values.append(Unread("marrow_blasts", when, ref(r)))
+            problem = reading.problem or f"{ref(r)} (marrow blasts)"
+            unread.append(Unread("marrow_blasts", when, ref(r), problem))
         else:
             status = as_str(r.get("status")) or "unknown"
             value = Value(Decimal(str(reading.percent)), when, ref(r))
@@ -288,9 +288,7 @@ def _observation(
     out_of_range = name == "circulating_blasts" and number is not None and number > 100
     comparator = _comparator(quantity.get("comparator"), count=name in ("anc", "platelets"))
     if number is None or factor is None or out_of_range or comparator is None:
-        unread.append(f"{ref(r)} (value or unit not understood)")
-        if name in _RESPONSE_VALUES:
-            unread_values.append(Unread(name, when, ref(r)))
+        unread.append(Unread(name, when, ref(r), f"{ref(r)} (value or unit not understood)"))
         return
     values[name].append(Value(number * factor, when, ref(r), comparator))
 
@@ -303,9 +301,7 @@ def _comparator(written: Any, *, count: bool) -> Comparator | None:
     return written if count and written in COMPARATORS else None
 
 
-def _one_per_day(
-    blasts: list[_Blasts], unread: list[str], unread_values: list[Unread]
-) -> tuple[Value, ...]:
+def _one_per_day(blasts: list[_Blasts], unread: list[Unread]) -> tuple[Value, ...]:
     """One marrow result per sample day, as for MRD (mappings.mrd): amended/corrected over final
     over preliminary, then the latest issued; equals that disagree are unread, never a pick."""
     days: dict[date, list[_Blasts]] = {}
@@ -316,19 +312,42 @@ def _one_per_day(
         _, top = standing(group)
         if len({b.value.value for b in top}) > 1:
             names = ", ".join(b.value.source for b in top)
-            unread.append(f"{names} (marrow blasts that disagree with nothing to order them)")
-            unread_values.append(Unread("marrow_blasts", day, names))
+            problem = f"{names} (marrow blasts that disagree with nothing to order them)"
+            unread.append(Unread("marrow_blasts", day, names, problem))
         else:
             found.append(top[0].value)
     return tuple(found)
 
 
-def _medication(r: Mapping[str, Any], relevant: set[str], doses: list[Dated]) -> None:
+def _medication(
+    r: Mapping[str, Any], relevant: set[str], doses: list[PriorDose], unread: list[Unread]
+) -> None:
     if "idarubicin" not in relevant:
         return
-    if r.get("resourceType") == "MedicationAdministration":
+    given = r.get("resourceType") == "MedicationAdministration"
+    if given:
         dose_date = medication_date(r)
+        stands = r.get("status") in GIVEN_STATUSES
     else:
-        dose_date = planned_date(r)[0] if r.get("status") in ORDERED_STATUSES else None
+        stands = r.get("status") in ORDERED_STATUSES
+        dose_date = planned_date(r)[0] if stands else None
     if dose_date is not None:
-        doses.append(Dated(dose_date, ref(r)))
+        request = reference_target(r.get("request")) if given else None
+        doses.append(PriorDose(dose_date, ref(r), given, request))
+    elif stands:
+        # A dose given or ordered but undated could be one of this reinduction.
+        unread.append(Unread("idarubicin", None, ref(r), f"{ref(r)} (no date)"))
+
+
+def _written_date(r: Mapping[str, Any]) -> date | None:
+    """The date a resource that could not be validated is written for, read from its JSON."""
+    kind = r.get("resourceType")
+    if kind == "Observation":
+        return obs.observation_date(r)
+    if kind == "Procedure":
+        return performed_date(r)
+    if kind == "MedicationRequest":
+        return planned_date(r)[0]
+    return full_date(r.get("effectiveDateTime")) or full_date(
+        as_dict(r.get("effectivePeriod")).get("start")
+    )

@@ -9,7 +9,7 @@ input: it never guesses.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -80,12 +80,20 @@ class Value:
 
 @dataclass(frozen=True, slots=True)
 class Unread:
-    """A value the response reads (§7) that could not be read, kept with its date (None: no
-    date) so the response can tell whether it falls where it would decide."""
+    """A value that could not be read, kept with its kind and date (None: no date) so that the
+    response (§7) and each order check (§9) can tell whether it falls where it would decide."""
 
-    kind: str  # "marrow_blasts", "anc", "platelets", "circulating_blasts", "site_disease"
+    # The response's "marrow_blasts", "anc", "platelets", "circulating_blasts", "site_disease";
+    # the checks' also "body_surface_area", "body_height", "body_weight", "idarubicin",
+    # "reinduction_drug", "reinduction_start" (the code set names).
+    kind: str
     date: date | None
     source: str  # `Type/id` (several, comma-separated, for results that disagree)
+    problem: str | None = None  # what was wrong, for people (default: the source)
+
+    @property
+    def words(self) -> str:
+        return self.problem or self.source
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,9 +109,14 @@ class SiteDisease:
 
 
 @dataclass(frozen=True, slots=True)
-class Dated:
+class PriorDose:
+    """An idarubicin dose of the record: given (an administration, naming the order it fulfils
+    when it does) or ordered (a signed request, by its planned date)."""
+
     date: date
     source: str
+    given: bool
+    request: str | None = None  # the `MedicationRequest/id` an administration fulfils
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,9 +168,11 @@ class OrderRecord:
     platelets: tuple[Value, ...] = ()  # /µL
     marrow_blasts: tuple[Value, ...] = ()  # percent
     circulating_blasts: tuple[Value, ...] = ()  # percent of leukocytes (0: none)
-    idarubicin_doses: tuple[Dated, ...] = ()  # given or ordered (not drafts), any date
-    unread: tuple[str, ...] = ()  # data that could not be read: the checks cannot be made
-    unread_values: tuple[Unread, ...] = ()  # of those, the dated values the response reads
+    idarubicin_doses: tuple[PriorDose, ...] = ()  # given or ordered (not drafts), any date
+    # Parts of the record that could not be fetched at all (prefetch keys): no check is made.
+    unread: tuple[str, ...] = ()
+    # Values that could not be read: each stops only what it could change (its kind and date).
+    unread_values: tuple[Unread, ...] = ()
     # Conditions that could not be read: they could make (or unmake) a first relapse.
     unread_conditions: tuple[str, ...] = ()
     # The first relapse's sites (None: none documented) and Conditions, and the Conditions that
@@ -196,6 +211,7 @@ class Finding:
 class Day0:
     date: date
     source: str
+    kind: Day0Kind  # what dated it (its rank in DAY0_ORDER)
 
 
 def reinduction_day0(record: OrderRecord) -> Day0 | None:
@@ -220,7 +236,7 @@ def day0_after(candidates: Iterable[Day0Candidate], relapse: date) -> Day0 | Non
             and (kind in ("careplan", "event") or (c.date - relapse).days <= DRUG_DAY0_WINDOW_DAYS)
         )
         if found:
-            return Day0(found[0][0], found[0][1])
+            return Day0(found[0][0], found[0][1], kind)
     return None
 
 
@@ -236,6 +252,8 @@ def check_order(order: DraftOrder, record: OrderRecord) -> tuple[Finding, ...]:
     if record.relapse_date is None:
         return (_cannot("the relapse is not dated", ("a dated relapse Condition",)),)
     day0 = reinduction_day0(record)
+    if hiding := _day0_hiding(record, day0):
+        return (_cannot("what could date reinduction day 0 could not be read", hiding),)
     if day0 is None:
         return (
             _cannot(
@@ -269,14 +287,50 @@ def unreadable_order(record: OrderRecord, problem: str) -> tuple[Finding, ...]:
     return (_cannot("the draft order could not be read", (problem,)),)
 
 
-def _cannot(why: str, missing: tuple[str, ...]) -> Finding:
+def _cannot(
+    why: str, missing: tuple[str, ...], rules: tuple[str, ...] = ALL_RULES, *, what: str = "checks"
+) -> Finding:
     return Finding(
-        rule=", ".join(ALL_RULES),
+        rule=", ".join(rules),
         indicator="info",
-        summary="CALL-0603 idarubicin checks could not be made",
-        reason=f"The checks could not be made: {why}.",
+        summary=f"CALL-0603 idarubicin {what} could not be made",
+        reason=f"The {what} could not be made: {why}.",
         facts=tuple(Fact("Missing", m) for m in missing),
     )
+
+
+def _unread(
+    record: OrderRecord, kinds: tuple[str, ...], could_be: Callable[[date], bool]
+) -> tuple[str, ...]:
+    """The values of `kinds` that could not be read and could be one a check reads: undated, or
+    dated where `could_be` says."""
+    return tuple(
+        u.words
+        for u in record.unread_values
+        if u.kind in kinds and (u.date is None or could_be(u.date))
+    )
+
+
+def _day0_hiding(record: OrderRecord, day0: Day0 | None) -> tuple[str, ...]:
+    """What could not be read and could date a day 0 that wins over the one found (§7, the
+    contract's order: a coded start, then a drug, read as if given), or any day 0 when none was
+    found."""
+    relapse = record.relapse_date
+    if relapse is None:
+        return ()
+    found_rank = len(DAY0_ORDER) if day0 is None else DAY0_ORDER.index(day0.kind)
+    hiding: list[str] = []
+    for kind, as_day0 in (("reinduction_start", "event"), ("reinduction_drug", "drug")):
+        rank = DAY0_ORDER.index(as_day0)
+        if rank > found_rank:
+            continue
+
+        def could_be(d: date, rank: int = rank, drug: bool = as_day0 == "drug") -> bool:
+            in_window = d >= relapse and (not drug or (d - relapse).days <= DRUG_DAY0_WINDOW_DAYS)
+            return in_window and (day0 is None or rank < found_rank or d < day0.date)
+
+        hiding += _unread(record, (kind,), could_be)
+    return tuple(dict.fromkeys(hiding))
 
 
 # --- ORD-IDA-DOSE ---------------------------------------------------------------------------
@@ -294,6 +348,9 @@ def _dose(order: DraftOrder, record: OrderRecord, context: tuple[Fact, ...]) -> 
         )
     bsa: tuple[Decimal, tuple[Fact, ...]] | None = None
     if any(d.unit == "mg" for d in readable):
+        if hiding := _size_hiding(record, order.planned):
+            why = "a body size that could not be read could be the one the dose per m² needs"
+            return _cannot(why, hiding, (DOSE,), what=f"dose check ({DOSE})")
         bsa = body_surface_area(record, order.planned)
         if bsa is None:
             return Finding(
@@ -358,6 +415,20 @@ def body_surface_area(record: OrderRecord, on: date) -> tuple[Decimal, tuple[Fac
     )
 
 
+def _size_hiding(record: OrderRecord, on: date) -> tuple[str, ...]:
+    """Body sizes that could not be read and could be the ones `body_surface_area` reads: a BSA
+    as late as the latest read, else (no BSA at all) a height or weight within 30 days."""
+    latest = max((v.date for v in record.bsa), default=None)
+    hiding = _unread(record, ("body_surface_area",), lambda d: latest is None or d >= latest)
+    if hiding or record.bsa:
+        return hiding
+    return _unread(
+        record,
+        ("body_height", "body_weight"),
+        lambda d: abs((d - on).days) <= BODY_SIZE_WITHIN_DAYS,
+    )
+
+
 def _per_m2(dose: Dose, bsa: Decimal | None) -> Decimal:
     """Dose per m² of a readable dose (a dose in mg is only read with a BSA)."""
     value = dose.value or Decimal(0)
@@ -386,6 +457,12 @@ def _counts(
         return None
     anc = _recent(record.anc, order.planned)
     platelets = _recent(record.platelets, order.planned)
+    hiding = _count_hiding(record, "anc", anc, order.planned) + _count_hiding(
+        record, "platelets", platelets, order.planned
+    )
+    if hiding:
+        why = "a count that could not be read could be the latest within 2 days of the order"
+        return _cannot(why, hiding, (COUNTS, M3, NOLABS), what=f"count checks ({COUNTS})")
     low: list[str] = []
     open_: list[str] = []  # a count whose comparator leaves it open against the limit
     facts = list(context)
@@ -406,6 +483,13 @@ def _counts(
                 f"{name} {shown}{unit} does not show whether it is below {_num(limit)}{unit}"
             )
     if low:
+        first, last = DAY14_WINDOW
+        if hiding := _unread(
+            record, ("marrow_blasts",), lambda d: first <= (d - day0.date).days <= last
+        ):
+            # An M3 day-14 marrow would give the dose regardless of counts (ORD-IDA-M3).
+            why = "a day-14 marrow that could not be read could be M3"
+            return _cannot(why, hiding, (COUNTS, M3), what=f"count checks ({COUNTS})")
         marrow = day14_marrow(record, day0)
         if marrow is not None:
             facts.append(
@@ -464,6 +548,16 @@ def _counts(
     return None
 
 
+def _count_hiding(record: OrderRecord, kind: str, read: Value | None, on: date) -> tuple[str, ...]:
+    """Counts that could not be read within 2 days of `on`, as late as the one read (a tie could
+    be the lower)."""
+    return _unread(
+        record,
+        (kind,),
+        lambda d: abs((d - on).days) <= COUNTS_WITHIN_DAYS and (read is None or d >= read.date),
+    )
+
+
 def _recent(values: tuple[Value, ...], on: date) -> Value | None:
     """The latest count dated within 2 days of `on` (inclusive by calendar date)."""
     near = [v for v in values if abs((v.date - on).days) <= COUNTS_WITHIN_DAYS]
@@ -485,13 +579,14 @@ def day14_marrow(record: OrderRecord, day0: Day0) -> Value | None:
 def _schedule(
     order: DraftOrder, record: OrderRecord, day: int, day0: Day0, context: tuple[Fact, ...]
 ) -> Finding | None:
-    prior = sorted(
-        {d.date: d for d in record.idarubicin_doses if d.date >= day0.date}.values(),
-        key=lambda d: d.date,
-    )
+    prior = _prior_doses(record, day0)
     off_day = not any(abs(day - d) <= DAY_TOLERANCE for d in SCHEDULE_DAYS)
     fifth = len(prior) >= DOSES_IN_SCHEDULE
     if not off_day and not fifth:
+        hiding = _unread(record, ("idarubicin",), lambda d: d >= day0.date)
+        if len(prior) + len(hiding) >= DOSES_IN_SCHEDULE:
+            why = "idarubicin doses that could not be read could make this a fifth dose"
+            return _cannot(why, hiding, (SCHEDULE,), what=f"schedule check ({SCHEDULE})")
         return None
     reasons = []
     if off_day:
@@ -517,6 +612,23 @@ def _schedule(
         ),
         facts=tuple(facts),
     )
+
+
+def _prior_doses(record: OrderRecord, day0: Day0) -> list[PriorDose]:
+    """The idarubicin doses since day 0, one per calendar date: every dose given, and every
+    signed order no administration fulfils (one naming it, or one given within ±1 day of the
+    order's date: the order of a dose given is that dose)."""
+    since = [d for d in record.idarubicin_doses if d.date >= day0.date]
+    given = [d for d in since if d.given]
+    fulfilled = {d.request for d in given if d.request is not None}
+    ordered = [
+        d
+        for d in since
+        if not d.given
+        and d.source not in fulfilled
+        and all(abs((g.date - d.date).days) > DAY_TOLERANCE for g in given)
+    ]
+    return sorted({d.date: d for d in [*ordered, *given]}.values(), key=lambda d: d.date)
 
 
 # --- helpers ---------------------------------------------------------------------------------

@@ -290,12 +290,7 @@ def _disease_missing(disease: tuple[Disease, ...]) -> tuple[str, ...]:
 def unread_day0(record: OrderRecord, day0: Day0 | None) -> tuple[str, ...]:
     """The failed reads that could hold a day 0 that would win over `day0` (a kind ranked before
     it, or the same kind dated earlier), or any day 0 when none was found."""
-    rank = len(DAY0_ORDER)
-    if day0 is not None:
-        found = next(
-            c for c in record.day0_candidates if (c.date, c.source) == (day0.date, day0.source)
-        )
-        rank = DAY0_ORDER.index(found.kind)
+    rank = len(DAY0_ORDER) if day0 is None else DAY0_ORDER.index(day0.kind)
     return tuple(
         f.what for f in record.failed_reads if any(DAY0_ORDER.index(k) <= rank for k in f.day0)
     )

@@ -652,7 +652,9 @@ def test_the_order_checks_read_the_day0_the_extract_read(codes: CodeSets) -> Non
     resources = [*_epic_record(cc(SCT, "14016003")), _DAY0_ONLY["idarubicin given"]]
     inputs = extract(resources, codes)
     record = read_record(resources, codes, patient_id="p", inputs=inputs)
-    assert reinduction_day0(record) == Day0(date(2021, 6, 20), "MedicationAdministration/ida")
+    assert reinduction_day0(record) == Day0(
+        date(2021, 6, 20), "MedicationAdministration/ida", "drug"
+    )
     # Not read a second time: what the extract did not find, the order checks do not either.
     bare = read_record(resources, codes, patient_id="p", inputs=replace(inputs, day0_candidates=()))
     assert reinduction_day0(bare) is None

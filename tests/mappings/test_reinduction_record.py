@@ -51,9 +51,9 @@ def test_equals_of_one_day_order_by_issued_else_are_unread(codes: CodeSets) -> N
     assert [v.source for v in _read(codes, a, b).marrow_blasts] == ["Observation/a"]
     read = _read(codes, marrow(2, day(28), "a"), marrow(40, day(28), "b"))
     assert read.marrow_blasts == ()
-    assert read.unread_values == (
-        Unread("marrow_blasts", DAY0 + timedelta(days=28), "Observation/a, Observation/b"),
-    )
+    assert [(u.kind, u.date, u.source) for u in read.unread_values] == [
+        ("marrow_blasts", DAY0 + timedelta(days=28), "Observation/a, Observation/b"),
+    ]
 
 
 def test_unreadable_marrows_and_counts_keep_their_date(codes: CodeSets) -> None:
@@ -62,11 +62,21 @@ def test_unreadable_marrows_and_counts_keep_their_date(codes: CodeSets) -> None:
     undated = {k: v for k, v in marrow(2, rid="undated").items() if k != "effectiveDateTime"}
     read = _read(codes, bad_marrow, bad_count, undated)
     assert set(read.unread_values) == {
-        Unread("marrow_blasts", DAY0 + timedelta(days=28), "Observation/bm"),
-        Unread("anc", DAY0 + timedelta(days=29), "Observation/anc"),
-        Unread("marrow_blasts", None, "Observation/undated"),
+        Unread(
+            "marrow_blasts",
+            DAY0 + timedelta(days=28),
+            "Observation/bm",
+            "Observation/bm: marrow blasts unit not understood (expected %)",
+        ),
+        Unread(
+            "anc",
+            DAY0 + timedelta(days=29),
+            "Observation/anc",
+            "Observation/anc (value or unit not understood)",
+        ),
+        Unread("marrow_blasts", None, "Observation/undated", "Observation/undated (no date)"),
     }
-    assert len(read.unread) == 3
+    assert read.unread == ()  # only a part of the record not fetched at all stops every check
 
 
 def test_a_count_keeps_its_comparator_and_anything_else_must_be_exact(codes: CodeSets) -> None:

@@ -366,6 +366,42 @@ def test_fifth_dose(prior: list[int], expected: list[Any]) -> None:
         assert "dose number 5" in found[0].summary
 
 
+def _ordered(n: int, rid: str) -> dict[str, Any]:
+    """A signed idarubicin order with no timing: dated by authoredOn (day `n`)."""
+    order = draft(on=None, rid=rid)
+    return {**order, "status": "active", "authoredOn": day(n)}
+
+
+def test_an_order_of_a_dose_given_is_that_dose_not_another() -> None:
+    # Orders signed the day before each dose, then given: four doses with this draft, not six.
+    prior = [given(0), given(7), given(14), _ordered(6, "o7"), _ordered(13, "o14")]
+    assert rules(cards(draft(on=day(21)), *good_counts(day(21)), *prior)) == []
+    # An administration naming its order fulfils it wherever the order is dated.
+    far = _ordered(3, "o7-early")
+    named = {**given(7), "request": {"reference": "MedicationRequest/o7-early"}}
+    prior = [given(0), named, given(14), far]
+    assert rules(cards(draft(on=day(21)), *good_counts(day(21)), *prior)) == []
+    # An order no administration fulfils is a dose of its own.
+    prior = [given(0), given(7), given(14), _ordered(3, "o-extra")]
+    assert rules(cards(draft(on=day(21)), *good_counts(day(21)), *prior)) == [
+        ("ORD-IDA-SCHEDULE", "info")
+    ]
+
+
+def test_an_undated_dose_that_could_make_this_the_fifth_stops_the_schedule_check() -> None:
+    undated = {k: v for k, v in given(20).items() if k != "effectiveDateTime"}
+    three = [given(n) for n in (0, 7, 14)]
+    assert rules(cards(draft(on=day(21)), *good_counts(day(21)), *three, undated)) == [
+        ("ORD-IDA-SCHEDULE", "info")
+    ]
+    found = cards(draft(on=day(21)), *good_counts(day(21)), *three, undated)
+    assert found[0].summary == (
+        "CALL-0603 idarubicin schedule check (ORD-IDA-SCHEDULE) could not be made"
+    )
+    # With two doses before it, one undated dose cannot make this the fifth.
+    assert rules(cards(draft(on=day(14)), *good_counts(), given(0), given(7), undated)) == []
+
+
 def test_a_dose_before_day_0_is_not_of_this_reinduction() -> None:
     before = given(-30)
     assert (
@@ -431,6 +467,63 @@ def test_an_unreadable_count_stops_the_checks_rather_than_read_an_older_one() ->
     ]
     assert card.detail is not None
     assert "Observation/anc-new \\(value or unit not understood\\)" in card.detail
+
+
+def test_an_unreadable_value_stops_only_the_checks_it_could_change() -> None:
+    # A weight in pounds from years ago could be read by no check: the withhold warning stands.
+    stale = {**weight(30), "id": "old-weight", "effectiveDateTime": "2019-05-01"}
+    stale["valueQuantity"] = {**stale["valueQuantity"], "code": "[lb_av]", "unit": "lb"}
+    assert rules(cards(draft(12), anc(300), platelets(20_000), stale)) == [
+        ("ORD-IDA-DOSE", "warning"),
+        ("ORD-IDA-COUNTS", "warning"),
+    ]
+    # An unreadable ANC from last year stops nothing either.
+    old_count = anc(3, "K/uL", on="2025-05-01", rid="old-anc")
+    assert rules(cards(draft(12), *good_counts(), old_count)) == [("ORD-IDA-DOSE", "warning")]
+
+
+def test_an_unreadable_body_size_where_it_would_be_read_stops_the_dose_check_alone() -> None:
+    # A dose in mg with no BSA: a height within 30 days that cannot be read could be the one.
+    bad_height = {**height(120), "id": "bad-height"}
+    bad_height["valueQuantity"] = {**bad_height["valueQuantity"], "code": "[in_i]"}
+    found = cards(draft(15, "mg"), weight(30), bad_height, anc(300), platelets(20_000))
+    assert rules(found) == [("ORD-IDA-DOSE", "info"), ("ORD-IDA-COUNTS", "warning")]
+    assert found[0].summary == "CALL-0603 idarubicin dose check (ORD-IDA-DOSE) could not be made"
+    # A BSA read later than an unreadable one is the latest: the unreadable one changes nothing.
+    older = {**bsa(1.2, on=day(-5)), "id": "old-bsa"}
+    older["valueQuantity"] = {**older["valueQuantity"], "code": "cm2"}
+    assert rules(cards(draft(15, "mg"), bsa(1.2), older, *good_counts())) == [
+        ("ORD-IDA-DOSE", "warning")
+    ]
+    later = {**older, "id": "later-bsa", "effectiveDateTime": day(1)}
+    assert rules(cards(draft(15, "mg"), bsa(1.2), later, *good_counts())) == [
+        ("ORD-IDA-DOSE", "info")
+    ]
+
+
+def test_an_unreadable_day_14_marrow_stops_the_count_checks_when_counts_are_low() -> None:
+    bad_marrow = {**marrow(40), "valueQuantity": {"value": 40, "code": "mg"}}
+    assert rules(cards(draft(), anc(300), platelets(20_000), bad_marrow)) == [
+        ("ORD-IDA-COUNTS, ORD-IDA-M3", "info")
+    ]
+    # With counts that withhold nothing, the marrow could change nothing.
+    assert rules(cards(draft(), *good_counts(), bad_marrow)) == []
+
+
+def test_an_unreadable_reinduction_start_that_could_be_day_0_stops_every_check() -> None:
+    from tests.mappings.builders import OWN, cc, diagnosis, observation, patient, relapse
+
+    start = observation("start", cc(OWN, "reinduction-start"), day(-1), valueString="x")
+    start["effectiveDateTime"] = "2026-01-31T10:00:00"  # no time zone: read for its date
+    start["status"] = 42  # cannot be validated
+    drug_dated = [patient(), diagnosis(), relapse("rel", "2026-01-28", "14016003"), given(0)]
+    (card,) = cards(draft(12), *good_counts(), start, base=drug_dated)
+    assert (card.indicator, card.summary) == (
+        "info",
+        "CALL-0603 idarubicin checks could not be made",
+    )
+    # A reinduction CarePlan ranks first: an unreadable coded start cannot move its day 0.
+    assert rules(cards(draft(12), *good_counts(), start)) == [("ORD-IDA-DOSE", "warning")]
 
 
 def test_the_planned_date_falls_back_to_authored_on_then_the_request_date() -> None:
