@@ -1,7 +1,7 @@
 """Which MRD result stands, and the post-induction MRD (fhir-contract.md "Observations", issue 12).
 
 - Results of one measurement are one: Observations sharing an `identifier` (the lab's accession)
-  or an id, and, among marrow results, those of the same sample day.
+  or an id (`mappings.standing`), and, among marrow results, those of the same sample day.
 - Within one measurement, `amended`/`corrected` replace what they amend, `final` beats
   `preliminary` (the preliminary one is marked), and among equals the latest `issued` wins. Equals
   that disagree with nothing to order them are a conflict: the value is unknown, with a warning.
@@ -12,18 +12,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
-from typing import Any, Protocol, TypeVar
+from datetime import date, datetime
+from typing import Any
 
 from mappings.codesets import CodeSets
-from mappings.fhirjson import as_dict, as_list, as_str, ref
+from mappings.fhirjson import as_str, ref
 from mappings.observations import Reading, is_marrow_sample, observation_date, read_mrd
+from mappings.standing import instant, linked, links, standing
 from service.domain.inputs import Mrd
 
-# How far a status settles a result; `registered` has no result yet.
-_RANK = {"registered": 0, "preliminary": 1, "final": 2, "unknown": 2, "amended": 3, "corrected": 3}
+# Re-exported: the reinduction reader (`mappings.orders`) ranks its marrow results with them.
+__all__ = [
+    "Measurement",
+    "MrdResult",
+    "instant",
+    "measurements",
+    "read_results",
+    "standing",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,37 +60,18 @@ def read_results(
     codes: CodeSets,
     specimens: Mapping[str, Mapping[str, Any]],
 ) -> list[MrdResult]:
-    results = []
-    for o in observations:
-        links = {f"ref:{ref(o)}"} if isinstance(o.get("id"), str) else set()
-        for raw in as_list(o.get("identifier")):
-            ident = as_dict(raw)
-            value = as_str(ident.get("value"))
-            if value:
-                links.add(f"identifier:{as_str(ident.get('system')) or ''}|{value}")
-        results.append(
-            MrdResult(
-                source=ref(o),
-                when=observation_date(o),
-                status=as_str(o.get("status")) or "unknown",
-                issued=instant(o.get("issued")),
-                reading=read_mrd(o),
-                marrow=is_marrow_sample(o, codes, specimens),
-                links=frozenset(links),
-            )
+    return [
+        MrdResult(
+            source=ref(o),
+            when=observation_date(o),
+            status=as_str(o.get("status")) or "unknown",
+            issued=instant(o.get("issued")),
+            reading=read_mrd(o),
+            marrow=is_marrow_sample(o, codes, specimens),
+            links=links(o),
         )
-    return results
-
-
-def instant(value: Any) -> datetime | None:
-    text = as_str(value)
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+        for o in observations
+    ]
 
 
 def measurements(results: list[MrdResult]) -> tuple[list[Measurement], list[Measurement]]:
@@ -111,51 +100,15 @@ def _by_date(found: list[Measurement]) -> list[Measurement]:
 
 
 def _groups(results: list[MrdResult]) -> list[list[MrdResult]]:
-    # Union-find over shared keys: identifiers and ids link results wherever they are dated;
-    # marrow results of one day are one sample.
-    parent = list(range(len(results)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    owner: dict[str, int] = {}
-    for i, r in enumerate(results):
-        keys = set(r.links)
-        if r.marrow and r.when is not None:
-            keys.add(f"marrow-day:{r.when.isoformat()}")
-        for key in keys:
-            if key in owner:
-                parent[find(i)] = find(owner[key])
-            else:
-                owner[key] = i
-    groups: dict[int, list[MrdResult]] = {}
-    for i, r in enumerate(results):
-        groups.setdefault(find(i), []).append(r)
-    return list(groups.values())
+    # Identifiers and ids link results wherever they are dated (`mappings.standing`); marrow
+    # results of one day are one sample.
+    return linked(results, _keys)
 
 
-class Ranked(Protocol):
-    @property
-    def status(self) -> str: ...
-    @property
-    def issued(self) -> datetime | None: ...
-
-
-R = TypeVar("R", bound=Ranked)
-
-
-def standing(group: Sequence[R]) -> tuple[int, list[R]]:
-    """The status rank that settles one measurement and the results that stand at it: the
-    highest status, then among those the latest `issued` (when every one has it)."""
-    best = max(_RANK.get(r.status, 2) for r in group)
-    top = [r for r in group if _RANK.get(r.status, 2) == best]
-    if all(r.issued is not None for r in top):
-        latest = max(r.issued for r in top if r.issued is not None)
-        top = [r for r in top if r.issued == latest]
-    return best, top
+def _keys(r: MrdResult) -> Iterable[str]:
+    if r.marrow and r.when is not None:
+        return (*r.links, f"marrow-day:{r.when.isoformat()}")
+    return r.links
 
 
 def _resolve(group: list[MrdResult]) -> Measurement:
