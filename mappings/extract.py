@@ -15,6 +15,7 @@ from mappings.errors import InvalidBundle
 from mappings.fhirjson import as_str, codings, ref, validation_problem, with_time_zones
 from mappings.patient import read_patient
 from mappings.reinduction import VALUE_SETS, day0_candidates
+from mappings.standing import standing_observations
 from mappings.therapy import frontline_therapy, hsct_events
 from service.domain.inputs import Genetics, Lineage, MarkerStatus, Mrd, RelapseInputs, Site
 from service.domain.orders import Unread, day0_after
@@ -38,6 +39,11 @@ _OBSERVATION_KINDS = (
 _SKIPPED_PROCEDURES = ("entered-in-error", "cancelled", "not-done")
 # Observations whose loss could change the answer (issue 12, "never silent").
 _ANSWER_KINDS = ("mrd", "marrow_blasts", "karyotype", "genomic_variant", "refractory")
+# Kinds read only where they stand (`mappings.standing`: of results linked by an identifier or
+# an id, amended/corrected over final over preliminary), with whether the latest issued then
+# decides: a blast count is one value; genetic results at the top status are all read, as
+# unlinked ones are. MRD groups its own results (`mappings.mrd`).
+_STANDING_KINDS = (("marrow_blasts", True), ("karyotype", False), ("genomic_variant", False))
 
 
 def resources_from_bundle(bundle: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -294,6 +300,8 @@ def extract(
             rec.warnings.append(f"{ref(resource)} does not refer to this patient and was ignored")
             continue
         rec.add(resource)
+    for kind, by_issued in _STANDING_KINDS:
+        rec.observations[kind] = standing_observations(rec.observations[kind], by_issued=by_issued)
     warnings = rec.warnings
     sources: dict[str, tuple[str, ...]] = {}
 
