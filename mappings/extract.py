@@ -44,6 +44,16 @@ _ANSWER_KINDS = ("mrd", "marrow_blasts", "karyotype", "genomic_variant", "refrac
 # decides: a blast count is one value; genetic results at the top status are all read, as
 # unlinked ones are. MRD groups its own results (`mappings.mrd`).
 _STANDING_KINDS = (("marrow_blasts", True), ("karyotype", False), ("genomic_variant", False))
+# Kinds whose preliminary results an input may hold (contract: they count, marked so); a
+# preliminary MRD is marked by its own flag (`Mrd.preliminary`).
+_MARKED_KINDS = (
+    "marrow_blasts",
+    "karyotype",
+    "genomic_variant",
+    "immunophenotype",
+    "end_of_frontline_therapy",
+    "refractory",
+)
 
 
 def resources_from_bundle(bundle: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -392,6 +402,7 @@ def extract(
         unread=tuple(dict.fromkeys(rec.unread)),
         unconfirmed=rel.unconfirmed,
         sources=sources,
+        preliminary=_preliminary(rec, sources),
         warnings=tuple(dict.fromkeys(warnings)),
         ignored=rec.ignored,
         day0_candidates=candidates,
@@ -401,6 +412,20 @@ def extract(
             *(u for f in facts if (u := cond.undated_disease(f)) is not None),
         ),
     )
+
+
+def _preliminary(rec: _Record, sources: Mapping[str, tuple[str, ...]]) -> frozenset[str]:
+    """The preliminary Observations some input was read from (MRD aside: its flag marks it)."""
+    found = {
+        ref(o)
+        for kind in _MARKED_KINDS
+        for o in rec.observations[kind]
+        if o.get("status") == "preliminary"
+    }
+    if not found:
+        return frozenset()
+    read = {r for name, refs in sources.items() if name not in ("mrd", "mrd_series") for r in refs}
+    return frozenset(found & read)
 
 
 def _mrd(

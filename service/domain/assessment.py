@@ -158,6 +158,7 @@ class Assessment:
                 ],
             },
             "sources": {k: list(v) for k, v in i.sources.items()},
+            "preliminary": sorted(i.preliminary),
             "timing": {
                 "bfm": self.timing.bfm,
                 "cog": self.timing.cog,

@@ -135,6 +135,9 @@ class RelapseInputs:
     unread: tuple[str, ...] = ()
     unconfirmed: tuple[str, ...] = ()  # relapse Conditions unconfirmed/provisional (flagged)
     sources: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Preliminary Observations an input was read from (`Type/id`, among `sources`): they count,
+    # marked so. A preliminary MRD is marked by `Mrd.preliminary` instead.
+    preliminary: frozenset[str] = frozenset()
     warnings: tuple[str, ...] = ()
     ignored: int = 0  # resources of the record that no input reads (not validated)
     # What could date reinduction day 0 (read once: the order checks and the response use it).

@@ -78,6 +78,8 @@ RESPONSE_WORDS: dict[str, str] = {
     PENDING: "pending (no day-28 marrow yet)",
     RESPONSE_UNDETERMINED: "undetermined",
 }
+# After a value read from a preliminary result (an MRD's flag or `RelapseInputs.preliminary`).
+PRELIMINARY_WORDS = "(preliminary result)"
 # Marker names are the spec's (§5) except this one, which is a code.
 MARKER_WORDS: dict[str, str] = {"high_hyperdiploidy": "high hyperdiploidy (> 50)"}
 
@@ -168,8 +170,17 @@ def input_value(name: str, a: Assessment) -> str:
     """An input's value in words, as the card and the app show it.
 
     Unknown reads "not documented"; so does a `False` that no resource backs (prior HSCT,
-    refractory disease, on therapy count only when documented: risk-schemes.md §3).
+    refractory disease, on therapy count only when documented: risk-schemes.md §3). A value read
+    from a preliminary result says so (fhir-contract.md, "The leukemia").
     """
+    text = _value_words(name, a)
+    preliminary = a.inputs.preliminary
+    if preliminary and not preliminary.isdisjoint(input_sources(name, a)):
+        return f"{text} {PRELIMINARY_WORDS}"
+    return text
+
+
+def _value_words(name: str, a: Assessment) -> str:
     i = a.inputs
     value: object = a.age_at_diagnosis if name == "age_at_diagnosis" else getattr(i, name)
     if name == "genetics":
@@ -187,7 +198,7 @@ def input_value(name: str, a: Assessment) -> str:
     if isinstance(value, Mrd):
         when = value.date.isoformat() if value.date else "unknown date"
         text = f"{format_mrd(value)} on {when}"
-        return f"{text} (preliminary result)" if value.preliminary else text
+        return f"{text} {PRELIMINARY_WORDS}" if value.preliminary else text
     if name == "marrow_blasts":
         return f"{value:g} %"
     if name == "age_at_diagnosis":

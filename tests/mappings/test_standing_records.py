@@ -1,6 +1,7 @@
-"""Results that replace others (fhir-contract.md, "The leukemia"): of marrow blasts at relapse,
-karyotypes and genomic results linked by an identifier or an id, only those that stand are read,
-in any order, as for MRD (test_mrd_records.py)."""
+"""Results that replace others, and results not yet final (fhir-contract.md, "The leukemia"): of
+marrow blasts at relapse, karyotypes and genomic results linked by an identifier or an id, only
+those that stand are read, in any order; a preliminary Observation read into an input is marked
+on the card and in the app, as the preliminary MRD is (test_mrd_records.py)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,12 @@ import pytest
 
 from mappings.codesets import CodeSets
 from mappings.extract import extract
+from service.cards import build_cards
 from service.domain.inputs import MarkerStatus
 from service.engine import EngineResult, assess_resources
+from service.smart.view import build_page
 from tests.mappings.builders import (
+    CM,
     LOINC,
     OWN,
     cc,
@@ -27,6 +31,8 @@ from tests.mappings.builders import (
 GENE_ID = "http://www.genenames.org/geneId"
 AS_OF = date(2021, 8, 1)
 ACCESSION = "urn:oid:1.2.840.114350.1.13.0.1.7.2.798268"  # an accession number system
+MARK = "(preliminary result)"
+CARD_MARK = "preliminary result"  # the card's Markdown escapes the brackets
 
 
 def _as(
@@ -77,7 +83,7 @@ def _result(resources: list[dict[str, Any]], codes: CodeSets) -> EngineResult:
     return assess_resources(resources, codes=codes, primary="bfm", as_of=AS_OF)
 
 
-# Defect 1: the blast count, the karyotype, the genomics result took everything as it came.
+# Results that replace others: a blast count, a karyotype, a genomics result.
 
 
 @pytest.mark.parametrize("status", ["amended", "corrected"])
@@ -164,6 +170,7 @@ def test_a_final_genomic_result_replaces_a_preliminary_one(codes: CodeSets) -> N
     for order in _in_every_order(prelim, final):
         inputs = extract([*_cns_relapse(), *order], codes)
         assert inputs.genetics.status("TP53") is MarkerStatus.ABSENT
+        assert inputs.preliminary == frozenset()
 
 
 def test_genetic_results_at_the_top_rank_are_all_read(codes: CodeSets) -> None:
@@ -180,3 +187,96 @@ def test_unlinked_genetic_results_are_read_as_before(codes: CodeSets) -> None:
     other = _as(_karyotype("k2", "46,XY[20]"), "corrected", "CG-2")
     inputs = extract([*_cns_relapse(), final, other], codes)
     assert inputs.genetics.status("BCR-ABL1") is MarkerStatus.PRESENT
+
+
+# Preliminary results: they count, marked so on the card and in the app, whatever the input.
+
+
+def _line(result: EngineResult, label: str) -> str:
+    lines = [
+        line
+        for card in build_cards(result, app_url=None)
+        for line in (card.detail or "").splitlines()
+        if line.startswith(f"- {label}:")
+    ]
+    assert len(lines) == 1
+    return lines[0]
+
+
+def _immunophenotype(rid: str) -> dict[str, Any]:
+    return observation(
+        rid, cc(LOINC, "101119-6"), "2018-03-11", valueCodeableConcept=cc(OWN, "lineage-t")
+    )
+
+
+_PRELIMINARY = {
+    "marrow_blasts": ([_blasts("x", "30%")], "Marrow blasts at relapse"),
+    "genetics": ([_karyotype("x", "46,XY[20]")], "Genetics"),
+    "lineage": ([_immunophenotype("x")], "Lineage"),
+    "end_of_therapy": (
+        [observation("x", cc(OWN, "end-of-frontline-therapy"), "2020-05-02", valueBoolean=True)],
+        "End of frontline therapy",
+    ),
+    "refractory": (
+        [observation("x", cc(OWN, "refractory-disease"), "2021-07-30", valueBoolean=True)],
+        "Refractory disease",
+    ),
+}
+
+
+def _no_lineage_record() -> list[dict[str, Any]]:
+    """As `_cns_relapse`, with a diagnosis that names no lineage (the immunophenotype does)."""
+    dx = diagnosis("2018-03-10", (CM, "C91.00"))
+    return [r if r.get("id") != "dx" else dx for r in _cns_relapse() if r.get("id") != "eot"]
+
+
+@pytest.mark.parametrize("name", list(_PRELIMINARY))
+def test_a_preliminary_result_read_into_an_input_is_marked(codes: CodeSets, name: str) -> None:
+    found, label = _PRELIMINARY[name]
+    base = _no_lineage_record()
+    for status, marked in (("preliminary", True), ("final", False)):
+        resources = [*base, *(_as(r, status) for r in found)]
+        inputs = extract(resources, codes)
+        assert "Observation/x" in inputs.sources[name]
+        assert inputs.preliminary == (frozenset({"Observation/x"}) if marked else frozenset())
+        result = _result(resources, codes)
+        line = _line(result, label)
+        assert line.count(CARD_MARK) == int(marked), line
+        preliminary = result.assessment.to_json()["preliminary"]
+        assert preliminary == (["Observation/x"] if marked else [])
+
+
+def test_a_preliminary_result_that_is_not_read_is_not_listed(codes: CodeSets) -> None:
+    # A preliminary count 20 days from the relapse: outside the window, read into nothing.
+    far = _as(_blasts("x", "30%", "2021-07-05"), "preliminary")
+    inputs = extract([*_cns_relapse(), far], codes)
+    assert inputs.marrow_blasts is None
+    assert inputs.preliminary == frozenset()
+
+
+def test_a_preliminary_mrd_is_marked_once(codes: CodeSets) -> None:
+    mrd = _as(observation("m", cc(OWN, "mrd"), "2021-07-20", valueString="0.5%"), "preliminary")
+    resources = [*_cns_relapse(), mrd]
+    result = _result(resources, codes)
+    assert result.assessment.inputs.mrd is not None
+    assert result.assessment.inputs.mrd.preliminary
+    assert _line(result, "Post-induction MRD").count(CARD_MARK) == 1
+    # its flag says it in the JSON: not listed again
+    assert result.assessment.to_json()["preliminary"] == []
+
+
+def test_the_card_and_the_app_mark_the_same_preliminary_inputs(codes: CodeSets) -> None:
+    resources = [
+        *_cns_relapse(),
+        _as(_blasts("b", "30%"), "preliminary"),
+        _as(_karyotype("k", "46,XY,t(9;22)(q34;q11.2)[20]"), "preliminary"),
+    ]
+    result = _result(resources, codes)
+    assert result.assessment.to_json()["preliminary"] == ["Observation/b", "Observation/k"]
+    page = build_page(result.assessment, {}, {}, {})
+    rows = {row.name: row.value for row in page.inputs}
+    for name, label in (("marrow_blasts", "Marrow blasts at relapse"), ("genetics", "Genetics")):
+        assert rows[name].endswith(MARK)
+        assert _line(result, label).count(CARD_MARK) == 1
+    assert rows["marrow_blasts"] == f"30 % {MARK}"
+    assert not rows["relapse_date"].endswith(MARK)
