@@ -23,16 +23,6 @@ from mappings.observations import Reading, is_marrow_sample, observation_date, r
 from mappings.standing import instant, linked, links, standing
 from service.domain.inputs import Mrd
 
-# Re-exported: the reinduction reader (`mappings.orders`) ranks its marrow results with them.
-__all__ = [
-    "Measurement",
-    "MrdResult",
-    "instant",
-    "measurements",
-    "read_results",
-    "standing",
-]
-
 
 @dataclass(frozen=True, slots=True)
 class MrdResult:

@@ -29,7 +29,6 @@ from mappings.fhirjson import (
     validation_problem,
     with_time_zones,
 )
-from mappings.mrd import instant, standing
 from mappings.reinduction import (
     GIVEN_STATUSES,
     ORDERED_STATUSES,
@@ -37,6 +36,7 @@ from mappings.reinduction import (
     Medications,
     medication_date,
 )
+from mappings.standing import instant, standing
 from mappings.therapy import performed_date
 from service.domain.inputs import RelapseInputs
 from service.domain.orders import (
