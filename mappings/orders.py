@@ -271,7 +271,9 @@ def _observation(
             unread.append(Unread("marrow_blasts", when, ref(r), problem))
         else:
             status = as_str(r.get("status")) or "unknown"
-            value = Value(Decimal(str(reading.percent)), when, ref(r))
+            value = Value(
+                Decimal(str(reading.percent)), when, ref(r), preliminary=status == "preliminary"
+            )
             blasts.append(_Blasts(value, status, instant(r.get("issued"))))
         return
     name = next((n for n in VALUE_SETS if n in relevant), None)
@@ -290,7 +292,8 @@ def _observation(
     if number is None or factor is None or out_of_range or comparator is None:
         unread.append(Unread(name, when, ref(r), f"{ref(r)} (value or unit not understood)"))
         return
-    values[name].append(Value(number * factor, when, ref(r), comparator))
+    preliminary = r.get("status") == "preliminary"
+    values[name].append(Value(number * factor, when, ref(r), comparator, preliminary))
 
 
 def _comparator(written: Any, *, count: bool) -> Comparator | None:

@@ -20,10 +20,12 @@ from service.domain.assessment import (
 )
 from service.domain.changes import PLAN
 from service.domain.evidence import BY_ID, response_evidence
+from service.domain.orders import Value
 from service.domain.response import Response
 from service.domain.schemes import SCHEMES, get_scheme
 from service.domain.words import (
     PATTERN_WORDS,
+    PRELIMINARY_WORDS,
     TIMING_WORDS,
     addition_words,
     group_words,
@@ -373,15 +375,18 @@ def count_values(r: Response) -> tuple[tuple[str, str, str | None], ...]:
         return ()
     c = r.counts
     return tuple(
-        (label, "not documented", None)
-        if v is None
-        else (label, f"{v.prefix}{_amount(v.value)}{unit} on {v.date.isoformat()}", v.source)
+        (label, "not documented", None) if v is None else (label, _count_words(v, unit), v.source)
         for label, v, unit in (
             ("ANC", c.anc, "/µL"),
             ("Platelets", c.platelets, "/µL"),
             ("Circulating blasts", c.circulating_blasts, " %"),
         )
     )
+
+
+def _count_words(v: Value, unit: str) -> str:
+    text = f"{v.prefix}{_amount(v.value)}{unit} on {v.date.isoformat()}"
+    return f"{text} {PRELIMINARY_WORDS}" if v.preliminary else text
 
 
 def count_words(r: Response) -> str | None:

@@ -59,6 +59,7 @@ class Value:
     date: date
     source: str
     comparator: Comparator = "="
+    preliminary: bool = False  # from a preliminary result: it counts, marked so (contract)
 
     @property
     def prefix(self) -> str:

@@ -209,7 +209,10 @@ def _value_words(name: str, a: Assessment) -> str:
 def response_words(r: Response) -> str:
     """The response in plain words, with its rule, day 0 and the marrows read (no markup): the
     card, the app and the command line say the same."""
-    marrows = ", ".join(f"day {day} {m.grade}" for day, m in sorted(r.marrows.items()))
+    marrows = ", ".join(
+        f"day {day} {m.grade}" + (f" {PRELIMINARY_WORDS}" if m.value.preliminary else "")
+        for day, m in sorted(r.marrows.items())
+    )
     cr2 = {True: "met", False: "not met", None: "not shown"}[r.cr2]
     if r.unassigned is not None:
         marrows_words = f"marrows not assigned: {r.unassigned}"

@@ -18,6 +18,7 @@ from service.cards import ASSESSMENT_EXTENSION, build_cards
 from service.domain import assess
 from service.domain.inputs import Site
 from service.domain.orders import SiteDisease
+from service.domain.words import response_words
 from service.engine import EngineResult, assess_resources, prefetch_templates
 from service.markdown import escape
 from service.smart.view import build_page, view_from_app_context
@@ -242,6 +243,21 @@ def test_ev_call_3_is_shown_with_a_cr_response_of_a_late_relapse_on_card_and_pag
     assert ("`EV-CALL-3`: late relapse EFS by early response" in response_section) is shown
     page = build_page(a, {}, {}, {})
     assert [ev.id for ev in page.response_evidence] == (["EV-CALL-3"] if shown else [])
+
+
+def test_a_preliminary_marrow_or_count_of_the_response_is_marked() -> None:
+    # Contract: a preliminary Observation counts, marked so on the card (and in the app).
+    r = record({7: "M1", 14: "M1", 28: "M1"})
+    marrows = tuple(replace(m, preliminary=m.date == on(28)) for m in r.marrow_blasts)
+    r = replace(r, marrow_blasts=marrows, anc=(replace(r.anc[0], preliminary=True),))
+    a = assess(make_inputs("late", "isolated_marrow"), LATER, "bfm", r)
+    assert a.response is not None
+    assert "marrows: day 7 M1, day 14 M1, day 28 M1 (preliminary result);" in response_words(
+        a.response
+    )
+    detail = cards_response(build_cards(EngineResult(a), app_url=None))["cards"][0]["detail"]
+    assert escape("ANC 1,200/µL on 2019-02-07 (preliminary result)") in detail
+    assert escape("Platelets 110,000/µL on 2019-02-07 (Observation/plt)") in detail
 
 
 def test_what_would_change_is_on_the_risk_card_for_every_undecided_scheme_in_words() -> None:
