@@ -46,14 +46,7 @@ _ANSWER_KINDS = ("mrd", "marrow_blasts", "karyotype", "genomic_variant", "refrac
 _STANDING_KINDS = (("marrow_blasts", True), ("karyotype", False), ("genomic_variant", False))
 # Kinds whose preliminary results an input may hold (contract: they count, marked so); a
 # preliminary MRD is marked by its own flag (`Mrd.preliminary`).
-_MARKED_KINDS = (
-    "marrow_blasts",
-    "karyotype",
-    "genomic_variant",
-    "immunophenotype",
-    "end_of_frontline_therapy",
-    "refractory",
-)
+_MARKED_KINDS = tuple(k for k in _OBSERVATION_KINDS if k != "mrd")
 
 
 def resources_from_bundle(bundle: Mapping[str, Any]) -> list[dict[str, Any]]:
