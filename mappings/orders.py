@@ -34,6 +34,7 @@ from mappings.reinduction import (
     ORDERED_STATUSES,
     VALUE_SETS,
     Medications,
+    administered_date,
     medication_date,
 )
 from mappings.standing import instant, standing
@@ -351,6 +352,4 @@ def _written_date(r: Mapping[str, Any]) -> date | None:
         return performed_date(r)
     if kind == "MedicationRequest":
         return planned_date(r)[0]
-    return full_date(r.get("effectiveDateTime")) or full_date(
-        as_dict(r.get("effectivePeriod")).get("start")
-    )
+    return administered_date(r)

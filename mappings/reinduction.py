@@ -73,14 +73,17 @@ class Medications:
         return found
 
 
+def administered_date(r: Mapping[str, Any]) -> date | None:
+    """The date an administration is written for, whatever its status."""
+    return full_date(r.get("effectiveDateTime")) or full_date(
+        as_dict(r.get("effectivePeriod")).get("start")
+    )
+
+
 def medication_date(r: Mapping[str, Any]) -> date | None:
     """When a medication that stands was given (administration) or ordered (request), else None."""
     if r.get("resourceType") == "MedicationAdministration":
-        if r.get("status") not in GIVEN_STATUSES:
-            return None
-        return full_date(r.get("effectiveDateTime")) or full_date(
-            as_dict(r.get("effectivePeriod")).get("start")
-        )
+        return administered_date(r) if r.get("status") in GIVEN_STATUSES else None
     if r.get("status") not in ORDERED_STATUSES:
         return None
     return full_date(r.get("authoredOn"))
