@@ -38,11 +38,12 @@ from mappings.fhirjson import (
     ref,
     reference_target,
 )
-from service.domain.inputs import Comparator, MarkerStatus, Mrd
+from service.domain.inputs import MarkerStatus, Mrd
+from service.domain.thresholds import Comparator
 
 SKIPPED_STATUSES = frozenset({"entered-in-error", "cancelled"})
 
-_COMPARATORS = {c.value: c for c in Comparator}
+COMPARATORS = {c.value: c for c in Comparator}  # as written → the comparator
 _UNIT_FACTORS = {"%": 0.01, "1": 1.0, "{fraction}": 1.0, "/10*6": 1e-6}
 _NUMBER = (
     r"(?:(?P<mant>\d+(?:\.\d+)?|\.\d+)"
@@ -99,7 +100,7 @@ def parse_mrd_string(text: str) -> tuple[Comparator, float] | None:
     m = _MRD_VALUE.match(t)
     if m is None or _unitless(m):
         return None
-    return _COMPARATORS[m["cmp"] or "="], _number(m)
+    return COMPARATORS[m["cmp"] or "="], _number(m)
 
 
 def mrd_string_lacks_unit(text: str) -> bool:
@@ -131,7 +132,7 @@ def read_mrd(resource: Mapping[str, Any]) -> Reading:
     if isinstance(quantity, Mapping):
         value = quantity.get("value")
         unit = as_str(quantity.get("code")) or as_str(quantity.get("unit"))
-        cmp = _COMPARATORS.get(as_str(quantity.get("comparator")) or "=")
+        cmp = COMPARATORS.get(as_str(quantity.get("comparator")) or "=")
         if not isinstance(value, int | float) or isinstance(value, bool):
             return Reading(problem=f"{r}: MRD without a numeric value")
         if unit not in _UNIT_FACTORS:

@@ -41,8 +41,6 @@ from mappings.standing import instant, standing
 from mappings.therapy import performed_date
 from service.domain.inputs import RelapseInputs
 from service.domain.orders import (
-    COMPARATORS,
-    Comparator,
     Dose,
     DraftOrder,
     FailedRead,
@@ -51,6 +49,7 @@ from service.domain.orders import (
     Unread,
     Value,
 )
+from service.domain.thresholds import Comparator
 
 # Count units → factor to /µL (fhir-contract.md, blood counts).
 COUNT_UNITS = {
@@ -301,8 +300,8 @@ def _comparator(written: Any, *, count: bool) -> Comparator | None:
     """A count's comparator as written (`<100`/µL is common in neutropenia: the checks place it
     against their limits); any other value must be exact. None: not readable."""
     if written is None:
-        return "="
-    return written if count and written in COMPARATORS else None
+        return Comparator.EQ
+    return obs.COMPARATORS.get(written) if count and isinstance(written, str) else None
 
 
 def _one_per_day(blasts: list[_Blasts], unread: list[Unread]) -> tuple[Value, ...]:

@@ -17,16 +17,9 @@ from typing import Generic, TypeVar
 
 from dateutil.relativedelta import relativedelta
 
-from service.domain.inputs import (
-    HIGH_RISK_MARKERS,
-    Comparator,
-    Lineage,
-    MarkerStatus,
-    Mrd,
-    RelapseInputs,
-    Site,
-)
+from service.domain.inputs import HIGH_RISK_MARKERS, Lineage, MarkerStatus, Mrd, RelapseInputs, Site
 from service.domain.sites import pattern_of, read_sites
+from service.domain.thresholds import below
 from service.domain.timing import EARLY, LATE, VERY_EARLY, before_months
 
 # Input names, in the order `missing` and `decided_by` list them.
@@ -69,16 +62,7 @@ class MrdBand(StrEnum):
 
 def mrd_position(mrd: Mrd | None, threshold: float) -> bool | None:
     """True below `threshold`, False at or above it, None unknown (§3 comparator rules)."""
-    if mrd is None:
-        return None
-    v, c = mrd.value, mrd.comparator
-    if c is Comparator.EQ:
-        return v < threshold
-    if c is Comparator.LT:
-        return True if v <= threshold else None
-    if c is Comparator.LE:
-        return True if v < threshold else None
-    return False if v >= threshold else None
+    return None if mrd is None else below(mrd.value, mrd.comparator, threshold)
 
 
 def mrd_bands(mrd: Mrd | None) -> tuple[MrdBand, ...]:

@@ -12,6 +12,7 @@ from datetime import date
 from enum import StrEnum
 
 from service.domain.orders import Day0Candidate, SiteDisease, Unread
+from service.domain.thresholds import Comparator
 
 
 class Lineage(StrEnum):
@@ -25,14 +26,6 @@ class Site(StrEnum):
     CNS = "cns"
     TESTIS = "testis"
     OTHER = "other"
-
-
-class Comparator(StrEnum):
-    EQ = "="
-    LT = "<"
-    LE = "<="
-    GT = ">"
-    GE = ">="
 
 
 class MarkerStatus(StrEnum):

@@ -15,6 +15,8 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
+from service.domain.thresholds import Comparator, below
+
 if TYPE_CHECKING:  # inputs imports this module (Day0Candidate)
     from service.domain.inputs import Site
 
@@ -46,10 +48,6 @@ Day0Kind = Literal["careplan", "event", "drug", "drug-order"]
 DAY0_ORDER: tuple[Day0Kind, ...] = ("careplan", "event", "drug", "drug-order")
 
 
-Comparator = Literal["=", "<", "<=", ">", ">="]
-COMPARATORS: tuple[Comparator, ...] = ("<", "<=", ">", ">=")  # as FHIR R4 writes them
-
-
 @dataclass(frozen=True, slots=True)
 class Value:
     """A measured value in the unit the rules use, with its date and `Type/id`; a count may be
@@ -58,25 +56,17 @@ class Value:
     value: Decimal
     date: date
     source: str
-    comparator: Comparator = "="
+    comparator: Comparator = Comparator.EQ
     preliminary: bool = False  # from a preliminary result: it counts, marked so (contract)
 
     @property
     def prefix(self) -> str:
         """The comparator as written before the number ("" for an exact value)."""
-        return "" if self.comparator == "=" else self.comparator
+        return "" if self.comparator is Comparator.EQ else self.comparator.value
 
     def below(self, limit: Decimal) -> bool | None:
-        """True below `limit`, False at or above it, None when the comparator leaves it open
-        (risk-schemes §3's reading of a threshold, as for MRD)."""
-        v, c = self.value, self.comparator
-        if c == "=":
-            return v < limit
-        if c == "<":
-            return True if v <= limit else None
-        if c == "<=":
-            return True if v < limit else None
-        return False if v >= limit else None
+        """True below `limit`, False at or above it, None when the comparator leaves it open."""
+        return below(self.value, self.comparator, limit)
 
 
 @dataclass(frozen=True, slots=True)

@@ -89,7 +89,7 @@ class Counts:
             if v is None
             else {
                 "value": _number(v.value),
-                "comparator": v.comparator,
+                "comparator": v.comparator.value,
                 "unit": unit,
                 "date": v.date.isoformat(),
                 "source": v.source,

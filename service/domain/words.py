@@ -14,10 +14,11 @@ from collections.abc import Iterable
 from service.domain import sites, timing
 from service.domain.assessment import INDETERMINATE, NOT_APPLICABLE, Addition, Assessment, Plan
 from service.domain.facts import INPUT_NAMES
-from service.domain.inputs import HIGH_RISK_MARKERS, Comparator, Genetics, MarkerStatus, Mrd
+from service.domain.inputs import HIGH_RISK_MARKERS, Genetics, MarkerStatus, Mrd
 from service.domain.response import FAIL, PENDING, RER, SER, Response
 from service.domain.response import INDETERMINATE as RESPONSE_UNDETERMINED
 from service.domain.sites import site_list
+from service.domain.thresholds import Comparator
 
 # Input names (RelapseInputs fields, `missing`, `decided_by`, `sources` keys) → labels. Written
 # to read inside a sentence too ("needs date of first relapse"); units go with the values.

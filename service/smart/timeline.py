@@ -19,8 +19,9 @@ from datetime import date, timedelta
 
 from markupsafe import Markup, escape
 
-from service.domain.inputs import Comparator, Mrd, RelapseInputs
+from service.domain.inputs import Mrd, RelapseInputs
 from service.domain.response import Response
+from service.domain.thresholds import Comparator
 from service.domain.words import format_mrd
 
 PLOT_MIN = 280  # px: narrowest plot (CSS min-width of svg.timeline)

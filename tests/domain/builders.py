@@ -6,7 +6,8 @@ from dataclasses import replace
 from datetime import date
 from typing import Any
 
-from service.domain.inputs import Comparator, Genetics, Lineage, Mrd, RelapseInputs, Site
+from service.domain.inputs import Genetics, Lineage, Mrd, RelapseInputs, Site
+from service.domain.thresholds import Comparator
 
 DIAGNOSIS = date(2015, 1, 1)
 # Dates giving each BFM timing from DIAGNOSIS. COG timing with the marrow involved matches

@@ -17,9 +17,10 @@ from hypothesis import strategies as st
 
 from service.domain import assess
 from service.domain.facts import age_at_diagnosis, build_space
-from service.domain.inputs import Comparator, Genetics, Lineage, MarkerStatus, Site
+from service.domain.inputs import Genetics, Lineage, MarkerStatus, Site
 from service.domain.pathway import pathway_for
 from service.domain.schemes import assess_scheme, scheme_keys
+from service.domain.thresholds import Comparator
 from tests.domain.builders import make_inputs, mrd
 
 AS_OF = date(2026, 1, 1)

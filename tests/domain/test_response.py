@@ -12,7 +12,6 @@ import pytest
 from service.domain import assess
 from service.domain.inputs import Site
 from service.domain.orders import (
-    Comparator,
     Day0Candidate,
     OrderRecord,
     SiteDisease,
@@ -28,6 +27,7 @@ from service.domain.response import (
     STILL_WITHOUT_MARROW_NOTE,
     read_response,
 )
+from service.domain.thresholds import Comparator
 from tests.domain.builders import make_inputs
 
 RELAPSE = date(2019, 1, 1)
@@ -160,13 +160,15 @@ def test_resp_cr2_needs_count_recovery_never_fails_on_m1(
     ],
 )
 def test_resp_cr2_places_a_count_written_with_a_comparator_against_its_limit(
-    anc: tuple[Comparator, int], platelets: tuple[Comparator, int], cr2: bool | None
+    anc: tuple[str, int], platelets: tuple[str, int], cr2: bool | None
 ) -> None:
     r = record({7: "M1", 14: "M1", 28: "M1"})
     r = replace(
         r,
-        anc=(Value(Decimal(anc[1]), on(28), "Observation/anc", anc[0]),),
-        platelets=(Value(Decimal(platelets[1]), on(28), "Observation/plt", platelets[0]),),
+        anc=(Value(Decimal(anc[1]), on(28), "Observation/anc", Comparator(anc[0])),),
+        platelets=(
+            Value(Decimal(platelets[1]), on(28), "Observation/plt", Comparator(platelets[0])),
+        ),
     )
     response = read_response(r, LATER)
     assert response is not None

@@ -11,7 +11,8 @@ import pytest
 from mappings.codesets import CodeSets
 from mappings.errors import InvalidBundle
 from mappings.extract import extract, resources_from_bundle
-from service.domain.inputs import HIGH_RISK_MARKERS, Comparator, Lineage, MarkerStatus, Site
+from service.domain.inputs import HIGH_RISK_MARKERS, Lineage, MarkerStatus, Site
+from service.domain.thresholds import Comparator
 from tests.conftest import FIXTURES, MCODE_EXAMPLE
 from tests.mappings.builders import (
     CLIN,

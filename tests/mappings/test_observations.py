@@ -15,7 +15,8 @@ from mappings.observations import (
     read_mrd,
     text_fusions,
 )
-from service.domain.inputs import Comparator, MarkerStatus
+from service.domain.inputs import MarkerStatus
+from service.domain.thresholds import Comparator
 from tests.mappings.builders import HGNC, LOINC, OWN, cc, genomic, mrd, observation
 
 

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from mappings.mrd import MrdResult, measurements
 from mappings.observations import Reading
-from service.domain.inputs import Comparator, Mrd
+from service.domain.inputs import Mrd
+from service.domain.thresholds import Comparator
 
 DAY = date(2021, 7, 20)
 

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from service.app import create_app
-from service.domain.inputs import Comparator, Mrd, RelapseInputs
+from service.domain.inputs import Mrd, RelapseInputs
+from service.domain.thresholds import Comparator
 from service.settings import Settings
 from service.smart.timeline import build_timeline
 from tests.servers import wsgi_server

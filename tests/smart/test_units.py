@@ -16,7 +16,8 @@ import sqlalchemy as sa
 from cds_hooks.fhir import FhirClient
 from service.app import _smart_config
 from service.domain import assess
-from service.domain.inputs import Comparator, Lineage, Mrd, RelapseInputs
+from service.domain.inputs import Lineage, Mrd, RelapseInputs
+from service.domain.thresholds import Comparator
 from service.domain.words import format_mrd
 from service.engine import EngineResult
 from service.settings import Settings
