@@ -110,7 +110,12 @@ class CodeSets:
 
     def match(self, name: str, codings: Iterable[Mapping[str, Any]]) -> CodeEntry | None:
         """The first coding of `codings` that belongs to set `name`."""
-        return next(self.matches(name, codings), None)
+        # A loop of its own, not next(matches(...)): every resource's codes pass here.
+        for coding in codings:
+            found = self.entry(name, _str(coding.get("system")), _str(coding.get("code")))
+            if found is not None:
+                return found
+        return None
 
     def matches(self, name: str, codings: Iterable[Mapping[str, Any]]) -> Iterator[CodeEntry]:
         """The entries of set `name` of every coding of `codings` that belongs to it."""
