@@ -14,7 +14,7 @@ from mappings.codesets import CodeSets, coding_keys
 from mappings.errors import InvalidBundle
 from mappings.fhirjson import as_str, codings, ref, validation_problem, with_time_zones
 from mappings.patient import read_patient
-from mappings.reinduction import VALUE_SETS, day0_candidates
+from mappings.reinduction import NOT_DONE, VALUE_SETS, day0_candidates
 from mappings.standing import standing_observations
 from mappings.therapy import frontline_therapy, hsct_events
 from service.domain.inputs import Genetics, Lineage, MarkerStatus, Mrd, RelapseInputs, Site
@@ -34,9 +34,6 @@ _OBSERVATION_KINDS = (
     "refractory",
 )
 
-# The contract's "cancelled" too: R4 has no such Procedure status, but an EHR that writes one
-# means the procedure did not stand.
-_SKIPPED_PROCEDURES = ("entered-in-error", "cancelled", "not-done")
 # Observations whose loss could change the answer (issue 12, "never silent").
 _ANSWER_KINDS = ("mrd", "marrow_blasts", "karyotype", "genomic_variant", "refractory")
 # Kinds read only where they stand (`mappings.standing`: of results linked by an identifier or
@@ -199,7 +196,7 @@ class _Record:
         if rtype == "Observation" and status in obs.SKIPPED_STATUSES:
             read = codes.first_set(_READ_OBSERVATIONS, codings(r.get("code")))
             return None if read is None else str(status)
-        if rtype == "Procedure" and status in _SKIPPED_PROCEDURES:
+        if rtype == "Procedure" and status in NOT_DONE:
             kinds = ("hsct_procedure", "end_of_frontline_therapy", "reinduction_start")
             read = codes.first_set(kinds, codings(r.get("code")))
             return None if read is None else str(status)
@@ -232,7 +229,7 @@ class _Record:
             kind = codes.first_set(_OBSERVATION_KINDS, codings(r.get("code")))
             return None if kind is None else self.observations[kind]
         if rtype == "Procedure":
-            if r.get("status") in _SKIPPED_PROCEDURES:
+            if r.get("status") in NOT_DONE:
                 return None
             cs = list(codings(r.get("code")))
             if codes.match("hsct_procedure", cs) is not None:

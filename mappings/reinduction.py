@@ -40,7 +40,9 @@ VALUE_SETS = (
 # Orders and administrations that stand: a signed order or a dose given (never a draft).
 GIVEN_STATUSES = frozenset({"completed", "in-progress"})
 ORDERED_STATUSES = frozenset({"active", "completed"})
-NOT_DONE = frozenset({"entered-in-error", "not-done"})
+# Procedure statuses that never stood; the contract's "cancelled" too (no R4 Procedure status,
+# but an EHR that writes it means the procedure did not stand).
+NOT_DONE = frozenset({"entered-in-error", "cancelled", "not-done"})
 
 
 class Medications:

@@ -742,3 +742,19 @@ def test_a_cancelled_end_of_therapy_procedure_is_named_and_not_read(codes: CodeS
     )
     assert inputs.end_of_therapy is None
     assert "Procedure/eot does not stand (cancelled): ignored" in inputs.warnings
+
+
+def test_a_cancelled_reinduction_start_dates_nothing_and_is_named(codes: CodeSets) -> None:
+    start = {
+        "resourceType": "Procedure",
+        "id": "start",
+        "status": "cancelled",
+        "subject": {"reference": "Patient/p"},
+        "code": cc(OWN, "reinduction-start"),
+        "performedDateTime": "2021-06-20",
+    }
+    inputs = extract(
+        [patient(), diagnosis(), relapse("rel", "2021-06-15", "14016003"), start], codes
+    )
+    assert inputs.day0_candidates == ()
+    assert "Procedure/start does not stand (cancelled): ignored" in inputs.warnings
