@@ -31,6 +31,7 @@ from mappings.fhirjson import (
 )
 from mappings.reinduction import (
     GIVEN_STATUSES,
+    NOT_DONE,
     ORDERED_STATUSES,
     VALUE_SETS,
     Medications,
@@ -198,7 +199,8 @@ def read_record(
             "MedicationAdministration",
         ):
             continue
-        if kind == "Observation" and as_str(r.get("status")) in obs.SKIPPED_STATUSES:
+        status = as_str(r.get("status"))
+        if status in (obs.SKIPPED_STATUSES if kind == "Observation" else NOT_DONE):
             continue
         relevant = _relevant(r, codes, meds)
         if not relevant:
@@ -213,6 +215,9 @@ def read_record(
             _observation(r, relevant, values, blasts, unread_values)
         elif kind in ("MedicationRequest", "MedicationAdministration"):
             _medication(r, relevant, doses, unread_values)
+        elif performed_date(r) is None:
+            # An undated coded reinduction start could be day 0, as an undated Observation could.
+            unread_values.append(Unread("reinduction_start", None, ref(r), f"{ref(r)} (no date)"))
     return OrderRecord(
         relapsed=inputs.relapsed,
         relapse_count=inputs.relapse_count,

@@ -25,7 +25,6 @@ from service.domain.response import Response
 from service.domain.schemes import SCHEMES, get_scheme
 from service.domain.words import (
     PATTERN_WORDS,
-    PRELIMINARY_WORDS,
     TIMING_WORDS,
     addition_words,
     group_words,
@@ -385,8 +384,7 @@ def count_values(r: Response) -> tuple[tuple[str, str, str | None], ...]:
 
 
 def _count_words(v: Value, unit: str) -> str:
-    text = f"{v.prefix}{_amount(v.value)}{unit} on {v.date.isoformat()}"
-    return f"{text} {PRELIMINARY_WORDS}" if v.preliminary else text
+    return v.marked(f"{v.prefix}{_amount(v.value)}{unit} on {v.date.isoformat()}")
 
 
 def count_words(r: Response) -> str | None:

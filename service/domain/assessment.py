@@ -158,7 +158,9 @@ class Assessment:
                 ],
             },
             "sources": {k: list(v) for k, v in i.sources.items()},
-            "preliminary": sorted(i.preliminary),
+            "preliminary": sorted(
+                i.preliminary | (self.response.preliminary if self.response else frozenset())
+            ),
             "timing": {
                 "bfm": self.timing.bfm,
                 "cog": self.timing.cog,

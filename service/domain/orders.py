@@ -48,6 +48,11 @@ Day0Kind = Literal["careplan", "event", "drug", "drug-order"]
 DAY0_ORDER: tuple[Day0Kind, ...] = ("careplan", "event", "drug", "drug-order")
 
 
+# After a value read from a preliminary result (fhir-contract.md: it counts, marked so); the one
+# wording, here because every reader of a `Value` is above this module.
+PRELIMINARY_WORDS = "(preliminary result)"
+
+
 @dataclass(frozen=True, slots=True)
 class Value:
     """A measured value in the unit the rules use, with its date and `Type/id`; a count may be
@@ -67,6 +72,10 @@ class Value:
     def below(self, limit: Decimal) -> bool | None:
         """True below `limit`, False at or above it, None when the comparator leaves it open."""
         return below(self.value, self.comparator, limit)
+
+    def marked(self, text: str) -> str:
+        """`text` (this value in words), marked when it comes from a preliminary result."""
+        return f"{text} {PRELIMINARY_WORDS}" if self.preliminary else text
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,14 +288,19 @@ def unreadable_order(record: OrderRecord, problem: str) -> tuple[Finding, ...]:
 
 
 def _cannot(
-    why: str, missing: tuple[str, ...], rules: tuple[str, ...] = ALL_RULES, *, what: str = "checks"
+    why: str,
+    missing: tuple[str, ...],
+    rules: tuple[str, ...] = ALL_RULES,
+    *,
+    what: str = "checks",
+    facts: tuple[Fact, ...] = (),
 ) -> Finding:
     return Finding(
         rule=", ".join(rules),
         indicator="info",
         summary=f"CALL-0603 idarubicin {what} could not be made",
         reason=f"The {what} could not be made: {why}.",
-        facts=tuple(Fact("Missing", m) for m in missing),
+        facts=(*facts, *(Fact("Missing", m) for m in missing)),
     )
 
 
@@ -391,7 +405,12 @@ def body_surface_area(record: OrderRecord, on: date) -> tuple[Decimal, tuple[Fac
     if record.bsa:
         latest = _latest(record.bsa)
         return latest.value, (
-            Fact("Body surface area", f"{_num(latest.value, 2)} m²", latest.source, latest.date),
+            Fact(
+                "Body surface area",
+                latest.marked(f"{_num(latest.value, 2)} m²"),
+                latest.source,
+                latest.date,
+            ),
         )
     heights = [h for h in record.heights if abs((h.date - on).days) <= BODY_SIZE_WITHIN_DAYS]
     weights = [w for w in record.weights if abs((w.date - on).days) <= BODY_SIZE_WITHIN_DAYS]
@@ -400,8 +419,8 @@ def body_surface_area(record: OrderRecord, on: date) -> tuple[Decimal, tuple[Fac
     height, weight = _latest(heights), _latest(weights)
     bsa = Decimal(math.sqrt(float(height.value * weight.value) / 3600))
     return bsa, (
-        Fact("Height", f"{_num(height.value)} cm", height.source, height.date),
-        Fact("Weight", f"{_num(weight.value)} kg", weight.source, weight.date),
+        Fact("Height", height.marked(f"{_num(height.value)} cm"), height.source, height.date),
+        Fact("Weight", weight.marked(f"{_num(weight.value)} kg"), weight.source, weight.date),
         Fact("Body surface area (Mosteller)", f"{_num(bsa, 2)} m²"),
     )
 
@@ -446,14 +465,8 @@ def _counts(
 ) -> Finding | None:
     if not any(abs(day - d) <= DAY_TOLERANCE for d in COUNT_DAYS):
         return None
-    anc = _recent(record.anc, order.planned)
-    platelets = _recent(record.platelets, order.planned)
-    hiding = _count_hiding(record, "anc", anc, order.planned) + _count_hiding(
-        record, "platelets", platelets, order.planned
-    )
-    if hiding:
-        why = "a count that could not be read could be the latest within 2 days of the order"
-        return _cannot(why, hiding, (COUNTS, M3, NOLABS), what=f"count checks ({COUNTS})")
+    anc = _recent(record.anc, order.planned, ANC_LIMIT)
+    platelets = _recent(record.platelets, order.planned, PLATELET_LIMIT)
     low: list[str] = []
     open_: list[str] = []  # a count whose comparator leaves it open against the limit
     facts = list(context)
@@ -465,7 +478,7 @@ def _counts(
             facts.append(Fact(name, f"none within {COUNTS_WITHIN_DAYS} days of the order"))
             continue
         shown = f"{found.prefix}{_num(found.value)}"
-        facts.append(Fact(name, f"{shown} {unit}", found.source, found.date))
+        facts.append(Fact(name, found.marked(f"{shown} {unit}"), found.source, found.date))
         below = found.below(limit)
         if below:
             low.append(f"{name} {shown}{unit} < {_num(limit)}")
@@ -473,42 +486,22 @@ def _counts(
             open_.append(
                 f"{name} {shown}{unit} does not show whether it is below {_num(limit)}{unit}"
             )
+    hiding = _count_hiding(record, "anc", anc, order.planned) + _count_hiding(
+        record, "platelets", platelets, order.planned
+    )
     if low:
-        first, last = DAY14_WINDOW
-        if hiding := _unread(
-            record, ("marrow_blasts",), lambda d: first <= (d - day0.date).days <= last
-        ):
-            # An M3 day-14 marrow would give the dose regardless of counts (ORD-IDA-M3).
-            why = "a day-14 marrow that could not be read could be M3"
-            return _cannot(why, hiding, (COUNTS, M3), what=f"count checks ({COUNTS})")
-        marrow = day14_marrow(record, day0)
-        if marrow is not None:
-            facts.append(
-                Fact("Day-14 marrow blasts", f"{_num(marrow.value)} %", marrow.source, marrow.date)
-            )
-        else:
-            facts.append(Fact("Day-14 marrow", "not documented (day 12-17)"))
-        if marrow is not None and float(marrow.value) > M3_ABOVE_PERCENT:
-            return Finding(
-                rule=M3,
-                indicator="info",
-                summary=f"Day-14 marrow M3: idarubicin is given regardless of counts ({M3})",
-                reason=(
-                    f"Counts are low ({'; '.join(low)}), but the day-14 marrow is M3 "
-                    "(> 25 % blasts): CALL-0603 gives idarubicin regardless of counts."
-                ),
-                facts=tuple(facts),
-            )
-        return Finding(
-            rule=COUNTS,
-            indicator="warning",
-            summary=f"Withhold idarubicin on day {day}: {'; '.join(low)} ({COUNTS})",
-            reason=(
-                "CALL-0603 withholds idarubicin on day 14 or 21 when ANC < 500/µL or platelets "
-                "< 50,000/µL, unless the day-14 marrow is M3."
-            ),
-            facts=tuple(facts),
-            action="delete",
+        # A count that could not be read cannot undo a low one: named, the dose is withheld.
+        facts += [Fact("Could not be read", h) for h in hiding]
+        return _low_counts(record, day, day0, low, facts)
+    if hiding or open_:
+        why = "; ".join(
+            [
+                *(["a count that could not be read could be the latest one"] if hiding else []),
+                *open_,
+            ]
+        )
+        return _cannot(
+            why, hiding, (COUNTS, NOLABS), what=f"count checks ({COUNTS})", facts=tuple(facts)
         )
     if anc is None or platelets is None:
         missing = " and ".join(
@@ -524,19 +517,54 @@ def _counts(
             ),
             facts=tuple(facts),
         )
-    if open_:
-        # A count that cannot be placed against its limit is no count for this check.
+    return None
+
+
+def _low_counts(
+    record: OrderRecord, day: int, day0: Day0, low: list[str], facts: list[Fact]
+) -> Finding:
+    """ORD-IDA-COUNTS, or ORD-IDA-M3 when the day-14 marrow is M3."""
+    marrow = day14_marrow(record, day0)
+    first, last = DAY14_WINDOW
+    nearest = None if marrow is None else _day14_key(marrow.date, day0)
+
+    def could_be(d: date) -> bool:
+        in_window = first <= (d - day0.date).days <= last
+        return in_window and (nearest is None or _day14_key(d, day0) <= nearest)
+
+    if hiding := _unread(record, ("marrow_blasts",), could_be):
+        # An M3 day-14 marrow would give the dose regardless of counts (ORD-IDA-M3).
+        why = "a day-14 marrow that could not be read could be M3"
+        return _cannot(
+            why, hiding, (COUNTS, M3), what=f"count checks ({COUNTS})", facts=tuple(facts)
+        )
+    if marrow is not None:
+        shown = marrow.marked(f"{_num(marrow.value)} %")
+        facts.append(Fact("Day-14 marrow blasts", shown, marrow.source, marrow.date))
+    else:
+        facts.append(Fact("Day-14 marrow", "not documented (day 12-17)"))
+    if marrow is not None and float(marrow.value) > M3_ABOVE_PERCENT:
         return Finding(
-            rule=NOLABS,
-            indicator="warning",
-            summary=f"Counts needed before idarubicin on day {day}: {open_[0]} ({NOLABS})",
+            rule=M3,
+            indicator="info",
+            summary=f"Day-14 marrow M3: idarubicin is given regardless of counts ({M3})",
             reason=(
-                f"{'; '.join(open_)}: CALL-0603 withholds this day-{day} dose when ANC < "
-                "500/µL or platelets < 50,000/µL."
+                f"Counts are low ({'; '.join(low)}), but the day-14 marrow is M3 "
+                "(> 25 % blasts): CALL-0603 gives idarubicin regardless of counts."
             ),
             facts=tuple(facts),
         )
-    return None
+    return Finding(
+        rule=COUNTS,
+        indicator="warning",
+        summary=f"Withhold idarubicin on day {day}: {'; '.join(low)} ({COUNTS})",
+        reason=(
+            "CALL-0603 withholds idarubicin on day 14 or 21 when ANC < 500/µL or platelets "
+            "< 50,000/µL, unless the day-14 marrow is M3."
+        ),
+        facts=tuple(facts),
+        action="delete",
+    )
 
 
 def _count_hiding(record: OrderRecord, kind: str, read: Value | None, on: date) -> tuple[str, ...]:
@@ -549,19 +577,33 @@ def _count_hiding(record: OrderRecord, kind: str, read: Value | None, on: date) 
     )
 
 
-def _recent(values: tuple[Value, ...], on: date) -> Value | None:
+# Several counts on the latest date: the reading that withholds rather than gives (below the
+# limit, then open against it, then at or above it), the lowest first.
+_WITHHOLDS_FIRST = {True: 0, None: 1, False: 2}
+
+
+def _recent(values: tuple[Value, ...], on: date, limit: Decimal) -> Value | None:
     """The latest count dated within 2 days of `on` (inclusive by calendar date)."""
     near = [v for v in values if abs((v.date - on).days) <= COUNTS_WITHIN_DAYS]
-    return _latest(near) if near else None
+    if not near:
+        return None
+    latest = max(v.date for v in near)
+    return min(
+        (v for v in near if v.date == latest),
+        key=lambda v: (_WITHHOLDS_FIRST[v.below(limit)], v.value),
+    )
+
+
+def _day14_key(d: date, day0: Day0) -> tuple[int, int]:
+    """Nearest day 14 first; a tie: the later (§7)."""
+    return abs((d - day0.date).days - 14), -d.toordinal()
 
 
 def day14_marrow(record: OrderRecord, day0: Day0) -> Value | None:
     """The marrow blasts dated day 12-17, nearest day 14 (a tie: the later), §7."""
     low, high = DAY14_WINDOW
     found = [m for m in record.marrow_blasts if low <= (m.date - day0.date).days <= high]
-    if not found:
-        return None
-    return min(found, key=lambda m: (abs((m.date - day0.date).days - 14), -m.date.toordinal()))
+    return min(found, key=lambda m: _day14_key(m.date, day0), default=None)
 
 
 # --- ORD-IDA-SCHEDULE ------------------------------------------------------------------------

@@ -136,6 +136,14 @@ class Response:
     could_fail: bool = False
     unassigned: str | None = None  # why no marrow is assigned to a day (none read: None)
 
+    @property
+    def preliminary(self) -> frozenset[str]:
+        """The preliminary results read: marrows and the counts behind RESP-CR2 (`Type/id`)."""
+        counts = self.counts or Counts()
+        read = [m.value for m in self.marrows.values()]
+        read += [v for v in (counts.anc, counts.platelets, counts.circulating_blasts) if v]
+        return frozenset(v.source for v in read if v.preliminary)
+
     def to_json(self) -> dict[str, object]:
         return {
             "day0": self.day0.date.isoformat(),

@@ -15,6 +15,7 @@ from service.domain import sites, timing
 from service.domain.assessment import INDETERMINATE, NOT_APPLICABLE, Addition, Assessment, Plan
 from service.domain.facts import INPUT_NAMES
 from service.domain.inputs import HIGH_RISK_MARKERS, Genetics, MarkerStatus, Mrd
+from service.domain.orders import PRELIMINARY_WORDS
 from service.domain.response import FAIL, PENDING, RER, SER, Response
 from service.domain.response import INDETERMINATE as RESPONSE_UNDETERMINED
 from service.domain.sites import site_list
@@ -79,8 +80,6 @@ RESPONSE_WORDS: dict[str, str] = {
     PENDING: "pending (no day-28 marrow yet)",
     RESPONSE_UNDETERMINED: "undetermined",
 }
-# After a value read from a preliminary result (an MRD's flag or `RelapseInputs.preliminary`).
-PRELIMINARY_WORDS = "(preliminary result)"
 # Marker names are the spec's (§5) except this one, which is a code.
 MARKER_WORDS: dict[str, str] = {"high_hyperdiploidy": "high hyperdiploidy (> 50)"}
 
@@ -211,8 +210,7 @@ def response_words(r: Response) -> str:
     """The response in plain words, with its rule, day 0 and the marrows read (no markup): the
     card, the app and the command line say the same."""
     marrows = ", ".join(
-        f"day {day} {m.grade}" + (f" {PRELIMINARY_WORDS}" if m.value.preliminary else "")
-        for day, m in sorted(r.marrows.items())
+        m.value.marked(f"day {day} {m.grade}") for day, m in sorted(r.marrows.items())
     )
     cr2 = {True: "met", False: "not met", None: "not shown"}[r.cr2]
     if r.unassigned is not None:

@@ -258,6 +258,7 @@ def test_a_preliminary_marrow_or_count_of_the_response_is_marked() -> None:
     detail = cards_response(build_cards(EngineResult(a), app_url=None))["cards"][0]["detail"]
     assert escape("ANC 1,200/µL on 2019-02-07 (preliminary result)") in detail
     assert escape("Platelets 110,000/µL on 2019-02-07 (Observation/plt)") in detail
+    assert a.to_json()["preliminary"] == ["Observation/anc", "Observation/m28"]
 
 
 def test_what_would_change_is_on_the_risk_card_for_every_undecided_scheme_in_words() -> None:

@@ -215,6 +215,9 @@ def test_counts_warning_suggests_deleting_the_draft_and_cites_the_values() -> No
     assert "Platelets 40000/µL < 50000" in card.summary
 
 
+OPEN = "ORD-IDA-COUNTS, ORD-IDA-NOLABS"  # the count checks, not made
+
+
 def _written(resource: dict[str, Any], comparator: str) -> dict[str, Any]:
     resource["valueQuantity"]["comparator"] = comparator
     return resource
@@ -239,16 +242,17 @@ def _written(resource: dict[str, Any], comparator: str) -> dict[str, Any]:
             [("ORD-IDA-COUNTS", "warning")],
             id="ORD-IDA-COUNTS-anc-less-than-the-limit",
         ),
-        # "<=500" may be 500 itself, "<800" anything below 800: neither shows a low ANC.
+        # "<=500" may be 500 itself, "<800" anything below 800: neither says; §9 is silent on
+        # such a count, so the count checks say they could not be made, naming it.
         pytest.param(
             [_written(anc(500), "<="), platelets(120_000)],
-            [("ORD-IDA-NOLABS", "warning")],
-            id="ORD-IDA-NOLABS-anc-at-most-the-limit",
+            [(OPEN, "info")],
+            id="ORD-IDA-COUNTS-anc-at-most-the-limit-open",
         ),
         pytest.param(
             [_written(anc(800), "<"), platelets(120_000)],
-            [("ORD-IDA-NOLABS", "warning")],
-            id="ORD-IDA-NOLABS-anc-less-than-800",
+            [(OPEN, "info")],
+            id="ORD-IDA-COUNTS-anc-less-than-800-open",
         ),
         pytest.param(
             [_written(anc(1000), ">"), _written(platelets(100_000), ">=")],
@@ -268,8 +272,10 @@ def test_a_count_written_with_a_comparator_is_placed_against_the_limit(
 ) -> None:
     found = cards(draft(), *counts)
     assert rules(found) == expected
-    if expected == [("ORD-IDA-NOLABS", "warning")]:
-        assert "does not show whether it is below 500" in found[0].summary
+    if expected == [(OPEN, "info")]:
+        assert found[0].detail is not None
+        assert "does not show whether it is below 500" in found[0].detail
+        assert not found[0].suggestions
 
 
 def test_the_latest_count_within_two_days_is_read_not_a_later_one() -> None:
@@ -461,10 +467,11 @@ def test_day_0_from_the_first_reinduction_drug_given_after_the_relapse() -> None
 def test_an_unreadable_count_stops_the_checks_rather_than_read_an_older_one() -> None:
     newer = anc(3, "K/uL", on=day(14), rid="anc-new")
     (card,) = cards(draft(), anc(1200, on=day(13)), platelets(120_000), newer)
-    assert card.indicator == "info"
-    assert ext(card)["values"] == [
-        {"label": "Missing", "value": "Observation/anc-new (value or unit not understood)"}
-    ]
+    assert (card.indicator, ext(card)["rule"]) == ("info", OPEN)
+    assert ext(card)["values"][-1] == {
+        "label": "Missing",
+        "value": "Observation/anc-new (value or unit not understood)",
+    }
     assert card.detail is not None
     assert "Observation/anc-new \\(value or unit not understood\\)" in card.detail
 
@@ -480,6 +487,61 @@ def test_an_unreadable_value_stops_only_the_checks_it_could_change() -> None:
     # An unreadable ANC from last year stops nothing either.
     old_count = anc(3, "K/uL", on="2025-05-01", rid="old-anc")
     assert rules(cards(draft(12), *good_counts(), old_count)) == [("ORD-IDA-DOSE", "warning")]
+
+
+def test_an_unreadable_count_cannot_undo_a_low_one() -> None:
+    # ANC 100 withholds the dose whatever the platelet count that could not be read says.
+    bad_platelets = platelets(3, "K/uL", rid="bad-plt")
+    (card,) = cards(draft(), anc(100), bad_platelets)
+    assert rules([card]) == [("ORD-IDA-COUNTS", "warning")]
+    values = {v["label"]: v["value"] for v in ext(card)["values"]}
+    assert values["Could not be read"] == "Observation/bad-plt (value or unit not understood)"
+
+
+def test_of_counts_on_one_day_the_one_that_withholds_is_read() -> None:
+    # An exact 450 and a ">=400" the same day: the 450 is below 500, the other says nothing.
+    same_day = [anc(450, rid="anc-a"), _written(anc(400, rid="anc-b"), ">="), platelets(120_000)]
+    assert rules(cards(draft(), *same_day)) == [("ORD-IDA-COUNTS", "warning")]
+
+
+def test_an_unreadable_marrow_stops_the_m3_check_only_where_it_would_be_the_one_read() -> None:
+    low = [anc(300, on=day(21)), platelets(20_000, on=day(21))]
+    unreadable = {**marrow(40, day(17), "bm-bad"), "valueQuantity": {"value": 40, "code": "mg"}}
+    # A readable M3 on day 14 is nearer day 14 than the unreadable day-17 marrow.
+    assert rules(cards(draft(on=day(21)), *low, marrow(40, day(14)), unreadable)) == [
+        ("ORD-IDA-M3", "info")
+    ]
+    # A readable marrow on day 12 is farther: the unreadable one could be the day-14 marrow.
+    nearer = {**unreadable, "effectiveDateTime": day(14)}
+    assert rules(cards(draft(on=day(21)), *low, marrow(40, day(12)), nearer)) == [
+        ("ORD-IDA-COUNTS, ORD-IDA-M3", "info")
+    ]
+
+
+def test_a_preliminary_value_is_marked_on_the_order_card() -> None:
+    (card,) = cards(draft(), {**anc(300), "status": "preliminary"}, platelets(120_000))
+    values = {v["label"]: v["value"] for v in ext(card)["values"]}
+    assert values["ANC"] == "300 /µL (preliminary result)"
+    assert values["Platelets"] == "120000 /µL"
+
+
+def test_an_undated_reinduction_start_that_could_be_day_0_stops_every_check() -> None:
+    from tests.mappings.builders import OWN, cc, diagnosis, patient, relapse
+
+    undated = {
+        "resourceType": "Procedure",
+        "id": "start",
+        "status": "completed",
+        "subject": {"reference": "Patient/p"},
+        "code": cc(OWN, "reinduction-start"),
+    }
+    drug_dated = [patient(), diagnosis(), relapse("rel", "2026-01-28", "14016003"), given(0)]
+    (card,) = cards(draft(12), *good_counts(), undated, base=drug_dated)
+    assert (card.indicator, card.summary) == (
+        "info",
+        "CALL-0603 idarubicin checks could not be made",
+    )
+    assert {"label": "Missing", "value": "Procedure/start (no date)"} in ext(card)["values"]
 
 
 def test_an_unreadable_body_size_where_it_would_be_read_stops_the_dose_check_alone() -> None:
