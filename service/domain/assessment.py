@@ -116,7 +116,7 @@ class Assessment:
             "present": list(i.genetics.present()),
         }
         if i.genetics.evaluated:
-            genetics["not_covered"] = [m for m in HIGH_RISK_MARKERS if m not in i.genetics.explicit]
+            genetics["not_covered"] = list(i.genetics.uncovered())
             # Markers a result could not be read for: never absent, whatever else was tested.
             genetics["unknown"] = [
                 m for m in HIGH_RISK_MARKERS if i.genetics.status(m) is MarkerStatus.NOT_TESTED

@@ -95,8 +95,9 @@ class Facts:
     bcr_abl1: MarkerStatus = MarkerStatus.ABSENT
     prior_hsct: bool = False
     refractory: bool = False
-    # High-risk markers read as absent that no result covered (InPOG-ALL-R1's standard notes it).
-    absent_uncovered: tuple[str, ...] = ()
+    # High-risk markers no result covered (InPOG-ALL-R1's standard, which rests on their
+    # absence, names them); a fact of the record, the same in every world.
+    uncovered: tuple[str, ...] = ()
 
     @property
     def timing_bfm(self) -> str:
@@ -254,7 +255,7 @@ def build_space(inputs: RelapseInputs, age: int | None) -> Space:
         bcr_abl1=inputs.genetics.status("BCR-ABL1"),
         prior_hsct=inputs.prior_hsct,
         refractory=inputs.refractory,
-        absent_uncovered=inputs.genetics.absent_uncovered(),
+        uncovered=inputs.genetics.uncovered() if inputs.genetics.evaluated else (),
     )
     return Space(dims, fixed)
 

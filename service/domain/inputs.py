@@ -80,13 +80,13 @@ class Genetics:
     def present(self, markers: tuple[str, ...] = ALL_MARKERS) -> tuple[str, ...]:
         return tuple(m for m in markers if self.status(m) is MarkerStatus.PRESENT)
 
-    def absent_uncovered(self) -> tuple[str, ...]:
-        """The high-risk markers read as absent although no result covered them explicitly
+    def uncovered(self) -> tuple[str, ...]:
+        """The high-risk markers no result covered explicitly and none showed present
         (fhir-contract.md: a G-band karyotype cannot show TP53, ABL-class or iAMP21)."""
         return tuple(
             m
             for m in HIGH_RISK_MARKERS
-            if m not in self.explicit and self.status(m) is MarkerStatus.ABSENT
+            if m not in self.explicit and self.status(m) is not MarkerStatus.PRESENT
         )
 
 

@@ -150,7 +150,7 @@ def genetics_words(g: Genetics) -> str:
     if other:
         parts.append(f"other markers present: {marker_names(other)}")
     if g.evaluated:
-        uncovered = [m for m in HIGH_RISK_MARKERS if m not in g.explicit and m not in high]
+        uncovered = g.uncovered()
         unread = [m for m in uncovered if g.status(m) is MarkerStatus.NOT_TESTED]
         if uncovered:
             parts.append(f"high-risk markers no result covered: {marker_names(uncovered)}")

@@ -62,7 +62,7 @@ def classify(f: Facts) -> Cell:
     # FHIR contract, "Observations": a standard that rests on such absences names them.
     notes = (
         (f"Standard rests on high-risk markers no result covered: {marker_names(uncovered)}.",)
-        if (uncovered := f.absent_uncovered)
+        if (uncovered := f.uncovered)
         else ()
     )
     return Cell(
