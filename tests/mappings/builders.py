@@ -57,6 +57,22 @@ def observation(
     return r
 
 
+def procedure(
+    rid: str, concept: str, when: str | None, status: str = "completed"
+) -> dict[str, Any]:
+    """A Procedure coded with one of our concepts (`end-of-frontline-therapy`, ...)."""
+    r: dict[str, Any] = {
+        "resourceType": "Procedure",
+        "id": rid,
+        "status": status,
+        "subject": SUBJECT,
+        "code": cc(OWN, concept),
+    }
+    if when is not None:
+        r["performedDateTime"] = when
+    return r
+
+
 def mrd(rid: str, when: str, **value: Any) -> dict[str, Any]:
     return observation(rid, cc(OWN, "mrd"), when, **value)
 

@@ -7,6 +7,7 @@ All data here is synthetic, written in the shapes those systems use.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -19,19 +20,19 @@ from mappings.errors import InvalidCodeSets
 from mappings.extract import extract, resources_from_bundle
 from mappings.orders import read_record
 from service.cards import ASSESSMENT_EXTENSION, build_cards
-from service.domain.inputs import Site
+from service.domain.inputs import RelapseInputs, Site
 from service.domain.orders import Day0, reinduction_day0
 from service.engine import assess_resources
 from tests.mappings.builders import (
     CM,
     LOINC,
     O3,
-    OWN,
     SCT,
     cc,
     diagnosis,
     observation,
     patient,
+    procedure,
     relapse,
 )
 
@@ -728,33 +729,19 @@ def test_a_withdrawn_blood_count_is_named(codes: CodeSets) -> None:
     assert "Observation/anc does not stand (entered-in-error): ignored" in inputs.warnings
 
 
-def test_a_cancelled_end_of_therapy_procedure_is_named_and_not_read(codes: CodeSets) -> None:
-    ended = {
-        "resourceType": "Procedure",
-        "id": "eot",
-        "status": "cancelled",
-        "subject": {"reference": "Patient/p"},
-        "code": cc(OWN, "end-of-frontline-therapy"),
-        "performedDateTime": "2020-03-01",
-    }
+@pytest.mark.parametrize(
+    ("concept", "when", "read"),
+    [
+        ("end-of-frontline-therapy", "2020-03-01", lambda i: i.end_of_therapy),
+        ("reinduction-start", "2021-06-20", lambda i: i.day0_candidates or None),
+    ],
+)
+def test_a_cancelled_procedure_is_named_and_not_read(
+    codes: CodeSets, concept: str, when: str, read: Callable[[RelapseInputs], object]
+) -> None:
+    cancelled = procedure("proc", concept, when, status="cancelled")
     inputs = extract(
-        [patient(), diagnosis(), relapse("rel", "2021-06-15", "14016003"), ended], codes
+        [patient(), diagnosis(), relapse("rel", "2021-06-15", "14016003"), cancelled], codes
     )
-    assert inputs.end_of_therapy is None
-    assert "Procedure/eot does not stand (cancelled): ignored" in inputs.warnings
-
-
-def test_a_cancelled_reinduction_start_dates_nothing_and_is_named(codes: CodeSets) -> None:
-    start = {
-        "resourceType": "Procedure",
-        "id": "start",
-        "status": "cancelled",
-        "subject": {"reference": "Patient/p"},
-        "code": cc(OWN, "reinduction-start"),
-        "performedDateTime": "2021-06-20",
-    }
-    inputs = extract(
-        [patient(), diagnosis(), relapse("rel", "2021-06-15", "14016003"), start], codes
-    )
-    assert inputs.day0_candidates == ()
-    assert "Procedure/start does not stand (cancelled): ignored" in inputs.warnings
+    assert read(inputs) is None
+    assert "Procedure/proc does not stand (cancelled): ignored" in inputs.warnings

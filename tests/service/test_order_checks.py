@@ -526,15 +526,9 @@ def test_a_preliminary_value_is_marked_on_the_order_card() -> None:
 
 
 def test_an_undated_reinduction_start_that_could_be_day_0_stops_every_check() -> None:
-    from tests.mappings.builders import OWN, cc, diagnosis, patient, relapse
+    from tests.mappings.builders import diagnosis, patient, procedure, relapse
 
-    undated = {
-        "resourceType": "Procedure",
-        "id": "start",
-        "status": "completed",
-        "subject": {"reference": "Patient/p"},
-        "code": cc(OWN, "reinduction-start"),
-    }
+    undated = procedure("start", "reinduction-start", None)
     drug_dated = [patient(), diagnosis(), relapse("rel", "2026-01-28", "14016003"), given(0)]
     (card,) = cards(draft(12), *good_counts(), undated, base=drug_dated)
     assert (card.indicator, card.summary) == (
