@@ -142,26 +142,32 @@ def test_unlinked_blast_counts_are_read_as_before(codes: CodeSets) -> None:
     assert extract([*_cns_relapse(), near, far], codes).marrow_blasts == 30.0
 
 
-def test_a_corrected_karyotype_replaces_the_final_one(codes: CodeSets) -> None:
-    final = _as(_karyotype("k1", "46,XY,t(9;22)(q34;q11.2)[20]"), "final", "CG-1")
-    fixed = _as(_karyotype("k2", "46,XY[20]"), "corrected", "CG-1")
+@pytest.mark.parametrize(
+    ("final", "fixed", "marker"),
+    [
+        pytest.param(
+            _as(_karyotype("r1", "46,XY,t(9;22)(q34;q11.2)[20]"), "final", "CG-1"),
+            _as(_karyotype("r2", "46,XY[20]"), "corrected", "CG-1"),
+            "BCR-ABL1",
+            id="karyotype",
+        ),
+        pytest.param(
+            _as(_tp53("r1", "LA9633-4"), "final", "NGS-1"),
+            _as(_tp53("r2", "LA9634-2"), "corrected", "NGS-1"),
+            "TP53",
+            id="genomic-variant",
+        ),
+    ],
+)
+def test_a_corrected_genetic_result_replaces_the_final_one(
+    codes: CodeSets, final: dict[str, Any], fixed: dict[str, Any], marker: str
+) -> None:
     for order in _in_every_order(final, fixed):
         inputs = extract([*_cns_relapse(), *order], codes)
-        assert inputs.genetics.status("BCR-ABL1") is MarkerStatus.ABSENT
-        assert inputs.sources["genetics"] == ("Observation/k2",)
+        assert inputs.genetics.status(marker) is MarkerStatus.ABSENT
+        assert inputs.sources["genetics"] == ("Observation/r2",)
     alone = extract([*_cns_relapse(), final], codes)
-    assert alone.genetics.status("BCR-ABL1") is MarkerStatus.PRESENT
-
-
-def test_a_corrected_genomic_result_replaces_the_final_one(codes: CodeSets) -> None:
-    final = _as(_tp53("v1", "LA9633-4"), "final", "NGS-1")
-    fixed = _as(_tp53("v2", "LA9634-2"), "corrected", "NGS-1")
-    for order in _in_every_order(final, fixed):
-        inputs = extract([*_cns_relapse(), *order], codes)
-        assert inputs.genetics.status("TP53") is MarkerStatus.ABSENT
-        assert inputs.sources["genetics"] == ("Observation/v2",)
-    alone = extract([*_cns_relapse(), final], codes)
-    assert alone.genetics.status("TP53") is MarkerStatus.PRESENT
+    assert alone.genetics.status(marker) is MarkerStatus.PRESENT
 
 
 def test_a_final_genomic_result_replaces_a_preliminary_one(codes: CodeSets) -> None:
