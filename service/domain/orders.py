@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
@@ -594,9 +594,14 @@ def _recent(values: tuple[Value, ...], on: date, limit: Decimal) -> Value | None
     )
 
 
+def nearest_first(d: date, target: date) -> tuple[int, int]:
+    """Sort key of a marrow or count for a nominal day: nearest `target` first; a tie: the later
+    (§7). The order checks and the response to reinduction read with it."""
+    return abs((d - target).days), -d.toordinal()
+
+
 def _day14_key(d: date, day0: Day0) -> tuple[int, int]:
-    """Nearest day 14 first; a tie: the later (§7)."""
-    return abs((d - day0.date).days - 14), -d.toordinal()
+    return nearest_first(d, day0.date + timedelta(days=14))
 
 
 def day14_marrow(record: OrderRecord, day0: Day0) -> Value | None:

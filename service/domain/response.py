@@ -30,6 +30,7 @@ from service.domain.orders import (
     SiteDisease,
     Unread,
     Value,
+    nearest_first,
     reinduction_day0,
 )
 from service.domain.sites import blast_grade, site_list
@@ -164,11 +165,6 @@ def _number(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
-def _key(d: date, target: date) -> tuple[int, int]:
-    """Nearest `target` first; a tie: the later."""
-    return abs((d - target).days), -d.toordinal()
-
-
 def _nearest(
     values: tuple[Value, ...], unread: tuple[Unread, ...], target: date, as_of: date
 ) -> tuple[Value | None, tuple[str, ...]]:
@@ -179,7 +175,9 @@ def _nearest(
         return abs((d - target).days) <= COUNTS_WITHIN_DAYS and d <= as_of
 
     best = min(
-        (v for v in values if counts(v.date)), key=lambda v: _key(v.date, target), default=None
+        (v for v in values if counts(v.date)),
+        key=lambda v: nearest_first(v.date, target),
+        default=None,
     )
     return best, _hiding(unread, target, best, counts)
 
@@ -191,7 +189,10 @@ def _hiding(
         u.source
         for u in unread
         if u.date is None
-        or (counts(u.date) and (best is None or _key(u.date, target) <= _key(best.date, target)))
+        or (
+            counts(u.date)
+            and (best is None or nearest_first(u.date, target) <= nearest_first(best.date, target))
+        )
     )
 
 
@@ -206,7 +207,7 @@ def _marrow(
         return low <= (d - day0).days <= high and d <= as_of
 
     found = [v for v in record.marrow_blasts if counts(v.date)]
-    best = min(found, key=lambda v: _key(v.date, target), default=None)
+    best = min(found, key=lambda v: nearest_first(v.date, target), default=None)
     hiding = _hiding(_kind(record, "marrow_blasts"), target, best, counts)
     if best is None or hiding:
         return None, hiding
