@@ -493,17 +493,8 @@ def _counts(
         # A count that could not be read cannot undo a low one: named, the dose is withheld.
         facts += [Fact("Could not be read", h) for h in hiding]
         return _low_counts(record, day, day0, low, facts)
-    if hiding or open_:
-        why = "; ".join(
-            [
-                *(["a count that could not be read could be the latest one"] if hiding else []),
-                *open_,
-            ]
-        )
-        return _cannot(
-            why, hiding, (COUNTS, NOLABS), what=f"count checks ({COUNTS})", facts=tuple(facts)
-        )
-    if anc is None or platelets is None:
+    if (anc is None or platelets is None) and not hiding:
+        # §9: a count is missing and the other does not withhold (an open one neither).
         missing = " and ".join(
             n for n, f in (("ANC", anc), ("platelet count", platelets)) if f is None
         )
@@ -516,6 +507,16 @@ def _counts(
                 "CALL-0603 withholds it when ANC < 500/µL or platelets < 50,000/µL."
             ),
             facts=tuple(facts),
+        )
+    if hiding or open_:
+        why = "; ".join(
+            [
+                *(["a count that could not be read could be the latest one"] if hiding else []),
+                *open_,
+            ]
+        )
+        return _cannot(
+            why, hiding, (COUNTS, NOLABS), what=f"count checks ({COUNTS})", facts=tuple(facts)
         )
     return None
 

@@ -259,6 +259,12 @@ def _written(resource: dict[str, Any], comparator: str) -> dict[str, Any]:
             [],
             id="ORD-IDA-COUNTS-above-the-limits",
         ),
+        # A missing count beside an open one: §9's NOLABS (the other does not withhold).
+        pytest.param(
+            [_written(anc(800), "<")],
+            [("ORD-IDA-NOLABS", "warning")],
+            id="ORD-IDA-NOLABS-open-anc-no-platelets",
+        ),
         # The other count already withholds the dose.
         pytest.param(
             [_written(anc(800), "<"), platelets(20_000)],
